@@ -1,0 +1,117 @@
+//! Node configuration: a TOML file, overridable by flags and `RAMPART_*` environment variables
+//! (the CLI applies those). Every limit has a documented default; see docs/configuration.md.
+
+use std::path::PathBuf;
+
+use rampart_rpc::RpcConfig;
+use rampart_txpool::PoolConfig;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Where the node keeps its database. Required unless the CLI runs ephemeral.
+    pub data_dir: Option<PathBuf>,
+    /// Path of a geth-style genesis.json; the built-in development genesis when absent.
+    pub genesis: Option<PathBuf>,
+    pub block: BlockConfig,
+    pub rpc: RpcConfig,
+    pub mempool: MempoolConfig,
+    pub ingress: IngressConfig,
+    pub storage: StorageConfig,
+    pub fees: FeeConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlockConfig {
+    /// A block is built every interval when transactions wait (default 100 ms). No empty blocks.
+    pub interval_ms: u64,
+    /// Most transactions in one block (default 10,000).
+    pub max_txs: usize,
+}
+
+impl Default for BlockConfig {
+    fn default() -> Self {
+        Self { interval_ms: 100, max_txs: 10_000 }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MempoolConfig {
+    /// Most transactions in the mempool (default 50,000).
+    pub max_total: usize,
+    /// Most transactions of one sender (default 4,096).
+    pub max_per_sender: usize,
+    /// Highest accepted nonce above the sender's committed nonce (default 1,024).
+    pub max_nonce_gap: u64,
+    /// Price increase a replacement must offer, in percent (default 10).
+    pub price_bump_percent: u64,
+}
+
+impl Default for MempoolConfig {
+    fn default() -> Self {
+        let d = PoolConfig::default();
+        Self {
+            max_total: d.max_total,
+            max_per_sender: d.max_per_sender,
+            max_nonce_gap: d.max_nonce_gap,
+            price_bump_percent: d.price_bump_percent as u64,
+        }
+    }
+}
+
+impl MempoolConfig {
+    pub fn to_pool_config(&self) -> PoolConfig {
+        PoolConfig {
+            max_total: self.max_total,
+            max_per_sender: self.max_per_sender,
+            max_nonce_gap: self.max_nonce_gap,
+            price_bump_percent: self.price_bump_percent as u128,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngressConfig {
+    /// Largest accepted transaction in bytes (default 131,072, geth's limit).
+    pub max_tx_bytes: usize,
+    /// Accept legacy transactions without EIP-155 replay protection (default false).
+    pub allow_unprotected_txs: bool,
+}
+
+impl Default for IngressConfig {
+    fn default() -> Self {
+        Self { max_tx_bytes: 128 * 1024, allow_unprotected_txs: false }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// fsync each block before it is acknowledged (default true).
+    pub sync_writes: bool,
+    /// RocksDB block cache in MiB (default 256).
+    pub block_cache_mib: usize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self { sync_writes: true, block_cache_mib: 256 }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeeConfig {
+    /// Tip that `eth_maxPriorityFeePerGas` suggests, in wei (default 1 gwei).
+    pub suggested_tip_wei: u64,
+}
+
+impl Default for FeeConfig {
+    fn default() -> Self {
+        Self { suggested_tip_wei: 1_000_000_000 }
+    }
+}

@@ -1,0 +1,92 @@
+//! The block executor actor: owns block execution on its own thread (an actix `SyncArbiter`),
+//! so CPU-bound EVM work never blocks the async runtime that serves RPC.
+
+use std::thread::JoinHandle;
+
+use actix::{Actor, Addr, Handler, Message, SyncArbiter, SyncContext};
+use alloy_primitives::Bytes;
+use rampart_evm::{BlockInput, BlockOutcome, BlockParams, ChainConfig, ExecError, execute_block};
+use rampart_primitives::{BlockHeader, RecoveredTx};
+use rampart_storage::StateStore;
+
+/// Execute one block on top of the latest committed state.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<BlockOutcome, ExecError>")]
+pub struct ExecuteBlock {
+    pub parent: BlockHeader,
+    pub params: BlockParams,
+    pub txs: Vec<RecoveredTx>,
+    pub extra_data: Bytes,
+}
+
+#[derive(Debug)]
+pub struct BlockExecutor {
+    store: StateStore,
+    chain: ChainConfig,
+}
+
+impl Actor for BlockExecutor {
+    type Context = SyncContext<Self>;
+}
+
+impl Handler<ExecuteBlock> for BlockExecutor {
+    type Result = Result<BlockOutcome, ExecError>;
+
+    fn handle(&mut self, msg: ExecuteBlock, _: &mut Self::Context) -> Self::Result {
+        let _span = tracing::info_span!(target: "rampart::executor", "executor.execute_block",
+            number = msg.params.number, txs = msg.txs.len())
+        .entered();
+        let snapshot = self.store.snapshot();
+        let head = snapshot.head().map_err(|e| ExecError::State(e.into()))?;
+        if head.map(|h| h.number) != Some(msg.parent.number) {
+            return Err(ExecError::Bug(format!(
+                "asked to build on block {} but state is at {:?}",
+                msg.parent.number,
+                head.map(|h| h.number)
+            )));
+        }
+        let input = BlockInput { parent: &msg.parent, params: msg.params, txs: &msg.txs, extra_data: msg.extra_data };
+        execute_block(&snapshot, &self.chain, &input)
+    }
+}
+
+/// The running actor system; stopping it joins the executor thread.
+#[derive(Debug)]
+pub struct ExecutorHandle {
+    pub addr: Addr<BlockExecutor>,
+    system: actix::System,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ExecutorHandle {
+    /// Starts an actix system on its own thread (actix actors cannot start inside a plain
+    /// tokio runtime) with one executor thread. Its mailbox is bounded (actix's default, 16).
+    pub fn start(store: StateStore, chain: ChainConfig) -> std::io::Result<Self> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new().name("rampart-actors".into()).spawn(move || {
+            let system = actix::System::new();
+            system.block_on(async {
+                let addr = SyncArbiter::start(1, move || BlockExecutor { store: store.clone(), chain: chain.clone() });
+                let _ = tx.send((addr, actix::System::current()));
+            });
+            let _ = system.run();
+        })?;
+        let (addr, system) = rx
+            .recv()
+            .map_err(|_| std::io::Error::other("executor actor system failed to start"))?;
+        Ok(Self { addr, system, thread: Some(thread) })
+    }
+
+    pub fn stop(&mut self) {
+        self.system.stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for ExecutorHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

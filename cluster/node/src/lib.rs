@@ -1,0 +1,103 @@
+//! A Rampart node: joins the state store, the executor actor, the mempool and the RPC.
+//!
+//! Single-node mode (`rampart dev`): the block producer builds a block on every interval when
+//! transactions wait, the executor actor runs it, and the store commits it in one atomic batch.
+
+pub mod backend;
+pub mod config;
+pub mod executor_actor;
+pub mod genesis;
+pub mod producer;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use rampart_rpc::RpcServer;
+use rampart_storage::{StateStore, StoreOptions};
+use rampart_txpool::TxPool;
+use tokio::sync::{broadcast, watch};
+use tracing::info;
+
+pub use backend::NodeBackend;
+pub use config::NodeConfig;
+pub use genesis::{ChainSpec, dev_genesis, dev_signers};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Genesis(#[from] genesis::GenesisError),
+    #[error("storage: {0}")]
+    Storage(#[from] rampart_storage::StoreError),
+    #[error("rpc server: {0}")]
+    Rpc(std::io::Error),
+    #[error("executor: {0}")]
+    Executor(std::io::Error),
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+/// A running node. `shutdown` stops block production, the RPC server and the executor, in
+/// that order, and closes the database.
+#[derive(Debug)]
+pub struct Node {
+    pub backend: Arc<NodeBackend>,
+    pub rpc_addr: SocketAddr,
+    rpc: RpcServer,
+    shutdown: watch::Sender<bool>,
+    producer: tokio::task::JoinHandle<()>,
+    executor: Arc<executor_actor::ExecutorHandle>,
+}
+
+impl Node {
+    /// Opens (or creates) the database in `data_dir` and starts everything.
+    pub async fn start(config: NodeConfig, data_dir: &Path) -> Result<Self, NodeError> {
+        let genesis = match &config.genesis {
+            Some(path) => genesis::load_genesis(path)?,
+            None => dev_genesis(),
+        };
+        let (spec, genesis_block) = genesis::build_genesis(&genesis)?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| NodeError::Config(format!("cannot create data dir {}: {e}", data_dir.display())))?;
+        let store = StateStore::open(
+            &data_dir.join("db"),
+            &StoreOptions {
+                sync_writes: config.storage.sync_writes,
+                block_cache_bytes: config.storage.block_cache_mib << 20,
+                ..Default::default()
+            },
+        )?;
+        let head = store.init_genesis(&genesis_block)?;
+        info!(target: "rampart::node", chain_id = spec.chain.chain_id, head = head.number,
+            hash = %head.hash, genesis = %genesis_block.hash, "state opened");
+
+        let executor = Arc::new(
+            executor_actor::ExecutorHandle::start(store.clone(), spec.chain.clone()).map_err(NodeError::Executor)?,
+        );
+        let (blocks, _) = broadcast::channel(256);
+        let backend = Arc::new(NodeBackend {
+            store,
+            pool: Arc::new(TxPool::new(config.mempool.to_pool_config())),
+            spec,
+            config: config.clone(),
+            blocks,
+            wake_producer: Arc::new(tokio::sync::Notify::new()),
+        });
+        let rpc = rampart_rpc::start(backend.clone(), &config.rpc).await.map_err(NodeError::Rpc)?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let producer = tokio::spawn(producer::run(backend.clone(), executor.clone(), shutdown_rx));
+        Ok(Self { backend, rpc_addr: rpc.local_addr, rpc, shutdown, producer, executor })
+    }
+
+    /// Graceful stop: the block in progress is finished and committed first.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.producer.await;
+        self.rpc.stop();
+        self.rpc.handle.clone().stopped().await;
+        if let Ok(mut executor) = Arc::try_unwrap(self.executor) {
+            executor.stop();
+        }
+        info!(target: "rampart::node", "node stopped");
+    }
+}

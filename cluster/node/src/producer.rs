@@ -1,0 +1,124 @@
+//! The block producer: every interval, when transactions wait, take a batch from the mempool,
+//! have the executor actor run it, commit the result in one batch and tell subscribers.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_primitives::{Address, Bytes};
+use rampart_evm::BlockParams;
+use rampart_primitives::{ExecutedBlock, StateReader};
+use rampart_rpc::BlockNotification;
+use tokio::sync::watch;
+use tracing::{Instrument, error, info, info_span, warn};
+
+use crate::{
+    backend::{NodeBackend, now_secs},
+    executor_actor::{ExecuteBlock, ExecutorHandle},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProduceError {
+    #[error("storage: {0}")]
+    Storage(#[from] rampart_storage::StoreError),
+    #[error("execution: {0}")]
+    Execution(#[from] rampart_evm::ExecError),
+    #[error("executor actor unavailable: {0}")]
+    Mailbox(#[from] actix::MailboxError),
+    #[error("commit task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+    #[error("{0}")]
+    Invariant(String),
+}
+
+/// Builds, executes and commits one block if transactions wait. Returns the block, if any.
+pub async fn produce_block(
+    node: &NodeBackend,
+    executor: &actix::Addr<crate::executor_actor::BlockExecutor>,
+) -> Result<Option<Arc<ExecutedBlock>>, ProduceError> {
+    let head = node.store.head()?.ok_or_else(|| ProduceError::Invariant("store has no head".into()))?;
+    let parent = node
+        .store
+        .header(head.number)?
+        .ok_or_else(|| ProduceError::Invariant(format!("header {} missing", head.number)))?;
+    let store = &node.store;
+    let nonce_of = |a: &Address| store.account(a).ok().flatten().map_or(0, |acc| acc.nonce);
+    let txs = node.pool.select(node.config.block.max_txs, node.spec.gas_limit, nonce_of);
+    if txs.is_empty() {
+        return Ok(None);
+    }
+    let params = BlockParams {
+        number: parent.number + 1,
+        // Never earlier than the parent: block time is non-decreasing.
+        timestamp: now_secs().max(parent.timestamp),
+        beneficiary: node.spec.coinbase,
+        gas_limit: node.spec.gas_limit,
+        base_fee: node.spec.base_fee,
+        prevrandao: rampart_evm::block::next_prevrandao(head.hash),
+    };
+    let number = params.number;
+    let candidates = txs.len();
+    let outcome = executor
+        .send(ExecuteBlock { parent, params, txs, extra_data: Bytes::new() })
+        .await??;
+
+    let dropped: Vec<_> = outcome.rejected.iter().filter(|r| !r.retry).map(|r| r.hash).collect();
+    for r in outcome.rejected.iter().filter(|r| !r.retry) {
+        warn!(target: "rampart::node", tx = %r.hash, reason = %r.reason, "transaction dropped at execution");
+    }
+    node.pool.remove(&dropped, false);
+    if outcome.included.is_empty() {
+        return Ok(None);
+    }
+
+    let block = Arc::new(outcome.block);
+    let to_commit = block.clone();
+    let store = node.store.clone();
+    tokio::task::spawn_blocking(move || {
+        let _span = info_span!(target: "rampart::storage", "storage.commit_block", number = to_commit.header.number).entered();
+        store.apply_block(&to_commit, None)
+    })
+    .await??;
+
+    let mut committed: BTreeMap<Address, u64> = BTreeMap::new();
+    for tx in &outcome.included {
+        let next = committed.entry(tx.sender).or_default();
+        *next = (*next).max(tx.nonce() + 1);
+    }
+    node.pool.on_committed(committed);
+    info!(target: "rampart::node", number, txs = block.transactions.len(), candidates,
+        gas_used = block.header.gas_used, hash = %block.hash, "block committed");
+    let _ = node.blocks.send(Arc::new(BlockNotification {
+        header: block.header.clone(),
+        hash: block.hash,
+        receipts: block.receipts.clone(),
+    }));
+    Ok(Some(block))
+}
+
+/// Runs until `shutdown` turns true; finishes the block in progress first.
+pub async fn run(node: Arc<NodeBackend>, executor: Arc<ExecutorHandle>, mut shutdown: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(Duration::from_millis(node.config.block.interval_ms.max(1)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failures = 0u32;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = node.wake_producer.notified() => {}
+            _ = shutdown.changed() => break,
+        }
+        if node.pool.is_empty() {
+            continue;
+        }
+        let span = info_span!(target: "rampart::node", "node.build_block");
+        match produce_block(&node, &executor.addr).instrument(span).await {
+            Ok(_) => failures = 0,
+            Err(e) => {
+                failures += 1;
+                error!(target: "rampart::node", error = %e, failures, "block production failed");
+                // Back off (bounded) so a persistent storage failure does not spin.
+                tokio::time::sleep(Duration::from_millis(100 * u64::from(failures.min(50)))).await;
+            }
+        }
+    }
+}

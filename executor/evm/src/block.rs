@@ -1,0 +1,229 @@
+//! Phase two: run a block's transactions in order and seal the result.
+
+use alloy_consensus::proofs::{calculate_receipt_root, calculate_transaction_root};
+use alloy_primitives::{B256, Bloom, Bytes, keccak256};
+use rampart_primitives::{
+    BlockHeader, ExecutedBlock, LogEntry, RecoveredTx, StateReader, StoredReceipt,
+    commitment::state_commitment,
+};
+use revm::{
+    Context, ExecuteCommitEvm, MainBuilder, MainContext,
+    context::result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction, OutOfGasError},
+};
+use tracing::debug;
+
+use crate::{
+    ChainConfig, ExecError,
+    db::BlockDb,
+    env::{BlockParams, block_env, cfg_env, tx_env},
+};
+
+/// What to execute: the block's parameters and candidate transactions in their final order.
+#[derive(Debug)]
+pub struct BlockInput<'a> {
+    pub parent: &'a BlockHeader,
+    pub params: BlockParams,
+    pub txs: &'a [RecoveredTx],
+    pub extra_data: Bytes,
+}
+
+/// A candidate transaction that was left out of the block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RejectedTx {
+    pub hash: B256,
+    pub reason: String,
+    /// True when the transaction is fine but did not fit (block gas): it stays in the mempool.
+    pub retry: bool,
+}
+
+/// The sealed block plus what was left out.
+#[derive(Debug)]
+pub struct BlockOutcome {
+    pub block: ExecutedBlock,
+    /// The included transactions, in block order (same order as `block.receipts`).
+    pub included: Vec<RecoveredTx>,
+    pub rejected: Vec<RejectedTx>,
+}
+
+/// Human-readable reason for a failed (but included) transaction.
+pub fn failure_reason(result: &ExecutionResult) -> Option<String> {
+    match result {
+        ExecutionResult::Success { .. } => None,
+        ExecutionResult::Revert { .. } => Some("execution reverted".into()),
+        ExecutionResult::Halt { reason, .. } => Some(halt_reason(reason)),
+    }
+}
+
+pub fn halt_reason(reason: &HaltReason) -> String {
+    match reason {
+        HaltReason::OutOfGas(OutOfGasError::Basic | OutOfGasError::Precompile) => "out of gas".into(),
+        HaltReason::OutOfGas(OutOfGasError::Memory | OutOfGasError::MemoryLimit) => {
+            "out of gas: memory".into()
+        }
+        HaltReason::OutOfGas(other) => format!("out of gas: {other:?}"),
+        HaltReason::OpcodeNotFound | HaltReason::InvalidFEOpcode => "invalid opcode".into(),
+        HaltReason::StackOverflow => "stack overflow".into(),
+        HaltReason::StackUnderflow => "stack underflow".into(),
+        HaltReason::CreateContractSizeLimit => "max code size exceeded".into(),
+        HaltReason::CreateContractStartingWithEF => "invalid code: must not begin with 0xef".into(),
+        HaltReason::CreateCollision => "contract address collision".into(),
+        HaltReason::CallTooDeep => "max call depth exceeded".into(),
+        HaltReason::InvalidJump => "invalid jump destination".into(),
+        HaltReason::StateChangeDuringStaticCall => "write protection".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The error text geth gives for a transaction that cannot be included.
+pub fn invalid_tx_reason(e: &InvalidTransaction) -> String {
+    match e {
+        InvalidTransaction::NonceTooLow { tx, state } => {
+            format!("nonce too low: next nonce {state}, tx nonce {tx}")
+        }
+        InvalidTransaction::NonceTooHigh { tx, state } => {
+            format!("nonce too high: next nonce {state}, tx nonce {tx}")
+        }
+        InvalidTransaction::LackOfFundForMaxFee { fee, balance } => {
+            format!("insufficient funds for gas * price + value: balance {balance}, tx cost {fee}")
+        }
+        InvalidTransaction::CallerGasLimitMoreThanBlock => "exceeds block gas limit".into(),
+        InvalidTransaction::CallGasCostMoreThanGasLimit { initial_gas, gas_limit } => {
+            format!("intrinsic gas too low: gas {gas_limit}, minimum needed {initial_gas}")
+        }
+        InvalidTransaction::GasFloorMoreThanGasLimit { gas_floor, gas_limit } => {
+            format!("intrinsic gas too low: gas {gas_limit}, minimum needed {gas_floor}")
+        }
+        InvalidTransaction::GasPriceLessThanBasefee => {
+            "max fee per gas less than block base fee".into()
+        }
+        InvalidTransaction::PriorityFeeGreaterThanMaxFee => {
+            "max priority fee per gas higher than max fee per gas".into()
+        }
+        InvalidTransaction::InvalidChainId => "invalid chain id for signer".into(),
+        InvalidTransaction::RejectCallerWithCode => "sender not an eoa".into(),
+        InvalidTransaction::CreateInitCodeSizeLimit => "max initcode size exceeded".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Executes `input.txs` in order on top of `state` and seals the block.
+///
+/// Transactions that are invalid in this position (nonce, funds, gas) are left out and
+/// reported in `rejected`; the block contains only included ones. The result is a pure function
+/// of (state, chain, input): no clocks, no randomness, no hash-map order reaches it.
+pub fn execute_block<R: StateReader>(
+    state: R,
+    chain: &ChainConfig,
+    input: &BlockInput<'_>,
+) -> Result<BlockOutcome, ExecError> {
+    let p = &input.params;
+    let spec = chain.fork_at(p.timestamp).spec_id();
+    let mut evm = Context::mainnet()
+        .with_db(BlockDb::new(state))
+        .with_block(block_env(p, spec))
+        .with_cfg(cfg_env(chain, p.timestamp))
+        .build_mainnet();
+
+    let mut receipts = Vec::with_capacity(input.txs.len());
+    let mut included = Vec::with_capacity(input.txs.len());
+    let mut rejected = Vec::new();
+    let mut cumulative_gas = 0u64;
+    let mut log_count = 0u32;
+
+    for tx in input.txs {
+        if cumulative_gas.saturating_add(tx.gas_limit()) > p.gas_limit {
+            rejected.push(RejectedTx { hash: tx.hash, reason: "block gas limit reached".into(), retry: true });
+            continue;
+        }
+        let result = match evm.transact_commit(tx_env(tx)) {
+            Ok(r) => r,
+            Err(EVMError::Transaction(e)) => {
+                debug!(target: "rampart::executor", tx = %tx.hash, reason = %e, "transaction left out");
+                rejected.push(RejectedTx { hash: tx.hash, reason: invalid_tx_reason(&e), retry: false });
+                continue;
+            }
+            Err(EVMError::Database(e)) => return Err(ExecError::State(e.0)),
+            Err(other) => return Err(ExecError::Bug(format!("tx {}: {other}", tx.hash))),
+        };
+        let gas_used = result.tx_gas_used();
+        cumulative_gas += gas_used;
+        let first_log = log_count;
+        log_count += result.logs().len() as u32;
+        let contract_address = match tx.to() {
+            None => Some(tx.sender.create(tx.nonce())),
+            Some(_) => None,
+        };
+        receipts.push(StoredReceipt {
+            tx_hash: tx.hash,
+            tx_type: tx.tx_type(),
+            from: tx.sender,
+            to: tx.to(),
+            success: result.is_success(),
+            gas_used,
+            cumulative_gas_used: cumulative_gas,
+            effective_gas_price: tx.effective_gas_price(p.base_fee),
+            contract_address,
+            first_log_index: first_log,
+            logs: result.logs().iter().map(LogEntry::from).collect(),
+            failure: failure_reason(&result),
+            output: match &result {
+                ExecutionResult::Success { output, .. } => output.data().clone(),
+                ExecutionResult::Revert { output, .. } => output.clone(),
+                ExecutionResult::Halt { .. } => Bytes::new(),
+            },
+        });
+        included.push(tx.clone());
+    }
+
+    let db = evm.ctx.journaled_state.database;
+    let write_set = db.into_write_set();
+    let block = seal(input, &included, receipts, write_set, cumulative_gas)?;
+    Ok(BlockOutcome { block, included, rejected })
+}
+
+fn seal(
+    input: &BlockInput<'_>,
+    included: &[RecoveredTx],
+    receipts: Vec<StoredReceipt>,
+    write_set: rampart_primitives::WriteSet,
+    gas_used: u64,
+) -> Result<ExecutedBlock, ExecError> {
+    let p = &input.params;
+    let envelopes: Vec<_> = included.iter().map(|t| t.envelope.clone()).collect();
+    let consensus_receipts: Vec<_> = receipts.iter().map(StoredReceipt::to_consensus).collect();
+    let receipts_root = calculate_receipt_root(&consensus_receipts);
+    let mut logs_bloom = Bloom::ZERO;
+    for r in &receipts {
+        logs_bloom.accrue_bloom(&r.bloom());
+    }
+    let state_commitment = state_commitment(input.parent.state_commitment, &write_set, receipts_root)
+        .map_err(|e| ExecError::Bug(e.to_string()))?;
+    let header = BlockHeader {
+        number: p.number,
+        parent_hash: input.parent.hash(),
+        timestamp: p.timestamp,
+        beneficiary: p.beneficiary,
+        gas_limit: p.gas_limit,
+        gas_used,
+        base_fee_per_gas: p.base_fee,
+        transactions_root: calculate_transaction_root(&envelopes),
+        receipts_root,
+        logs_bloom,
+        state_commitment,
+        mix_hash: p.prevrandao,
+        extra_data: input.extra_data.clone(),
+    };
+    let hash = header.hash();
+    Ok(ExecutedBlock {
+        header,
+        hash,
+        transactions: included.iter().map(|t| t.raw.clone()).collect(),
+        receipts,
+        write_set,
+    })
+}
+
+/// PREVRANDAO for the block after `parent`: deterministic, so every replica agrees.
+pub fn next_prevrandao(parent_hash: B256) -> B256 {
+    keccak256([b"rampart-prevrandao".as_slice(), parent_hash.as_slice()].concat())
+}

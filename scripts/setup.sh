@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what building and testing Rampart needs on a fresh Debian bookworm machine.
+# Idempotent: quick when everything is already there.
+#   scripts/setup.sh build   system packages for the Rust build (libclang for RocksDB's bindings)
+#   scripts/setup.sh all     + Node packages (solc, ethers, OpenZeppelin, Hardhat) + Python venv (web3.py)
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WHAT=${1:-all}
+
+need_apt=()
+dpkg -s libclang-dev >/dev/null 2>&1 || need_apt+=(libclang-dev)
+dpkg -s clang >/dev/null 2>&1 || need_apt+=(clang)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
+
+[ "$WHAT" = build ] && exit 0
+
+if [ ! -d "$ROOT/tests/node_modules/ethers" ] || [ "$ROOT/tests/package-lock.json" -nt "$ROOT/tests/node_modules/.package-lock.json" ]; then
+  echo "setup: npm ci (tests/)"
+  (cd "$ROOT/tests" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+VENV="$ROOT/tests/.venv"
+if [ ! -x "$VENV/bin/pytest" ] || [ "$ROOT/tests/py/requirements.txt" -nt "$VENV/.installed" ]; then
+  echo "setup: python venv (tests/.venv)"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/tests/py/requirements.txt"
+  touch "$VENV/.installed"
+fi
