@@ -10,7 +10,9 @@
 mod keys;
 mod store;
 
-pub use store::{Head, HistoricalState, LogQuery, StateSnapshot, StateStore, StoreOptions, StoredTx};
+pub use store::{
+    BlockBody, Head, HistoricalState, LogQuery, StateSnapshot, StateStore, StoreOptions, StoredTx,
+};
 
 /// A storage or I/O failure. Never a transaction result: the caller stops the block.
 #[derive(Debug, thiserror::Error)]
@@ -19,17 +21,30 @@ pub enum StoreError {
     Db(#[from] rocksdb::Error),
     #[error("corrupt value in column family {cf}: {detail}")]
     Corrupt { cf: &'static str, detail: String },
-    #[error("block {got} does not follow head {head} (expected parent {expected_parent}, got {got_parent})")]
-    NotNext { head: u64, got: u64, expected_parent: alloy_primitives::B256, got_parent: alloy_primitives::B256 },
+    #[error(
+        "block {got} does not follow head {head} (expected parent {expected_parent}, got {got_parent})"
+    )]
+    NotNext {
+        head: u64,
+        got: u64,
+        expected_parent: alloy_primitives::B256,
+        got_parent: alloy_primitives::B256,
+    },
     #[error("store already holds a chain with genesis {existing}, not {requested}")]
-    GenesisMismatch { existing: alloy_primitives::B256, requested: alloy_primitives::B256 },
+    GenesisMismatch {
+        existing: alloy_primitives::B256,
+        requested: alloy_primitives::B256,
+    },
     #[error("block is inconsistent: {0}")]
     InconsistentBlock(String),
 }
 
 impl From<rampart_primitives::codec::CodecError> for StoreError {
     fn from(e: rampart_primitives::codec::CodecError) -> Self {
-        StoreError::Corrupt { cf: "?", detail: e.to_string() }
+        StoreError::Corrupt {
+            cf: "?",
+            detail: e.to_string(),
+        }
     }
 }
 

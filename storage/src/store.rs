@@ -32,7 +32,11 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { sync_writes: true, block_cache_bytes: 256 << 20, max_open_files: 512 }
+        Self {
+            sync_writes: true,
+            block_cache_bytes: 256 << 20,
+            max_open_files: 512,
+        }
     }
 }
 
@@ -52,6 +56,13 @@ pub struct StoredTx {
     pub location: TxLocation,
 }
 
+/// What a block holds besides its header: its transaction hashes, in order, and its size.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockBody {
+    pub tx_hashes: Vec<B256>,
+    pub size: u64,
+}
+
 /// A bounded log query.
 #[derive(Clone, Debug)]
 pub struct LogQuery {
@@ -69,7 +80,9 @@ pub struct StateStore {
 
 impl std::fmt::Debug for StateStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StateStore").field("path", &self.db.path()).finish()
+        f.debug_struct("StateStore")
+            .field("path", &self.db.path())
+            .finish()
     }
 }
 
@@ -91,12 +104,17 @@ impl StateStore {
             ColumnFamilyDescriptor::new(*name, cf_opts)
         });
         let db = DB::open_cf_descriptors(&db_opts, path, cfs)?;
-        Ok(Self { db: Arc::new(db), sync_writes: options.sync_writes })
+        Ok(Self {
+            db: Arc::new(db),
+            sync_writes: options.sync_writes,
+        })
     }
 
     fn cf(&self, name: &'static str) -> &ColumnFamily {
         // Every column family is created at open; a missing one is a bug.
-        self.db.cf_handle(name).unwrap_or_else(|| panic!("column family {name} missing"))
+        self.db
+            .cf_handle(name)
+            .unwrap_or_else(|| panic!("column family {name} missing"))
     }
 
     fn get<T: serde::de::DeserializeOwned>(
@@ -108,7 +126,10 @@ impl StateStore {
             None => Ok(None),
             Some(bytes) => codec::decode(&bytes)
                 .map(Some)
-                .map_err(|e| StoreError::Corrupt { cf, detail: e.to_string() }),
+                .map_err(|e| StoreError::Corrupt {
+                    cf,
+                    detail: e.to_string(),
+                }),
         }
     }
 
@@ -129,7 +150,10 @@ impl StateStore {
     pub fn init_genesis(&self, genesis: &ExecutedBlock) -> Result<Head, StoreError> {
         if let Some(existing) = self.genesis_hash()? {
             if existing != genesis.hash {
-                return Err(StoreError::GenesisMismatch { existing, requested: genesis.hash });
+                return Err(StoreError::GenesisMismatch {
+                    existing,
+                    requested: genesis.hash,
+                });
             }
             return self.head()?.ok_or_else(|| StoreError::Corrupt {
                 cf: CF_META,
@@ -137,7 +161,10 @@ impl StateStore {
             });
         }
         self.apply_block(genesis, None)?;
-        Ok(Head { number: 0, hash: genesis.hash })
+        Ok(Head {
+            number: 0,
+            hash: genesis.hash,
+        })
     }
 
     /// Applies one executed block in a single atomic, synced batch: state changes, header,
@@ -147,7 +174,9 @@ impl StateStore {
         block: &ExecutedBlock,
         applied_index: Option<u64>,
     ) -> Result<(), StoreError> {
-        block.check_consistency().map_err(StoreError::InconsistentBlock)?;
+        block
+            .check_consistency()
+            .map_err(StoreError::InconsistentBlock)?;
         let number = block.header.number;
         let head = self.head()?;
         match head {
@@ -169,7 +198,11 @@ impl StateStore {
             if write.storage_cleared || write.info.is_none() {
                 let (start, end) = storage_range(address);
                 batch.delete_range_cf(self.cf(CF_STORAGE), &start[..], &end[..]);
-                batch.put_cf(self.cf(CF_WIPE_HISTORY), account_history_key(address, number), []);
+                batch.put_cf(
+                    self.cf(CF_WIPE_HISTORY),
+                    account_history_key(address, number),
+                    [],
+                );
             }
             batch.put_cf(
                 self.cf(CF_ACCOUNT_HISTORY),
@@ -203,17 +236,36 @@ impl StateStore {
         }
 
         // Chain.
-        batch.put_cf(self.cf(CF_HEADERS), height(number), codec::encode(&block.header)?);
+        batch.put_cf(
+            self.cf(CF_HEADERS),
+            height(number),
+            codec::encode(&block.header)?,
+        );
         batch.put_cf(self.cf(CF_BLOCK_HASHES), block.hash, height(number));
-        let tx_hashes: Vec<B256> = block.receipts.iter().map(|r| r.tx_hash).collect();
-        batch.put_cf(self.cf(CF_BLOCK_TXS), height(number), codec::encode(&tx_hashes)?);
+        let body = BlockBody {
+            tx_hashes: block.receipts.iter().map(|r| r.tx_hash).collect(),
+            size: block.rlp_size(),
+        };
+        batch.put_cf(self.cf(CF_BLOCK_TXS), height(number), codec::encode(&body)?);
         let mut log_addresses = BTreeSet::new();
         let mut log_topics = BTreeSet::new();
         for (i, (raw, receipt)) in block.transactions.iter().zip(&block.receipts).enumerate() {
-            let location = TxLocation { block_number: number, block_hash: block.hash, index: i as u32 };
-            let stored = StoredTx { raw: raw.clone(), sender: receipt.from, location };
+            let location = TxLocation {
+                block_number: number,
+                block_hash: block.hash,
+                index: i as u32,
+            };
+            let stored = StoredTx {
+                raw: raw.clone(),
+                sender: receipt.from,
+                location,
+            };
             batch.put_cf(self.cf(CF_TXS), receipt.tx_hash, codec::encode(&stored)?);
-            batch.put_cf(self.cf(CF_RECEIPTS), receipt_key(number, i as u32), codec::encode(receipt)?);
+            batch.put_cf(
+                self.cf(CF_RECEIPTS),
+                receipt_key(number, i as u32),
+                codec::encode(receipt)?,
+            );
             for log in &receipt.logs {
                 log_addresses.insert(log.address);
                 log_topics.extend(log.topics.iter().copied());
@@ -227,7 +279,10 @@ impl StateStore {
         }
 
         // Markers, in the same batch: this is what makes a block all-or-nothing.
-        let new_head = Head { number, hash: block.hash };
+        let new_head = Head {
+            number,
+            hash: block.hash,
+        };
         batch.put_cf(self.cf(CF_META), META_HEAD, codec::encode(&new_head)?);
         if number == 0 {
             batch.put_cf(self.cf(CF_META), META_GENESIS, codec::encode(&block.hash)?);
@@ -254,7 +309,8 @@ impl StateStore {
             .map(u64::from_be_bytes))
     }
 
-    pub fn block_tx_hashes(&self, number: u64) -> Result<Option<Vec<B256>>, StoreError> {
+    /// The block's transaction hashes and size.
+    pub fn block_body(&self, number: u64) -> Result<Option<BlockBody>, StoreError> {
         self.get(CF_BLOCK_TXS, &height(number))
     }
 
@@ -263,35 +319,46 @@ impl StateStore {
     }
 
     pub fn receipt_at(&self, location: &TxLocation) -> Result<Option<StoredReceipt>, StoreError> {
-        self.get(CF_RECEIPTS, &receipt_key(location.block_number, location.index))
+        self.get(
+            CF_RECEIPTS,
+            &receipt_key(location.block_number, location.index),
+        )
     }
 
     /// All receipts of one block, in order.
     pub fn block_receipts(&self, number: u64) -> Result<Vec<StoredReceipt>, StoreError> {
         let prefix = height(number);
         let mut out = Vec::new();
-        let iter = self
-            .db
-            .iterator_cf(self.cf(CF_RECEIPTS), IteratorMode::From(&prefix, Direction::Forward));
+        let iter = self.db.iterator_cf(
+            self.cf(CF_RECEIPTS),
+            IteratorMode::From(&prefix, Direction::Forward),
+        );
         for item in iter {
             let (k, v) = item?;
             if !k.starts_with(&prefix) {
                 break;
             }
-            out.push(
-                codec::decode(&v)
-                    .map_err(|e| StoreError::Corrupt { cf: CF_RECEIPTS, detail: e.to_string() })?,
-            );
+            out.push(codec::decode(&v).map_err(|e| StoreError::Corrupt {
+                cf: CF_RECEIPTS,
+                detail: e.to_string(),
+            })?);
         }
         Ok(out)
     }
 
-    fn indexed_blocks(&self, prefix: &[u8], from: u64, to: u64, out: &mut BTreeSet<u64>) -> Result<(), StoreError> {
+    fn indexed_blocks(
+        &self,
+        prefix: &[u8],
+        from: u64,
+        to: u64,
+        out: &mut BTreeSet<u64>,
+    ) -> Result<(), StoreError> {
         let mut start = prefix.to_vec();
         start.extend_from_slice(&from.to_be_bytes());
-        let iter = self
-            .db
-            .iterator_cf(self.cf(CF_LOG_INDEX), IteratorMode::From(&start, Direction::Forward));
+        let iter = self.db.iterator_cf(
+            self.cf(CF_LOG_INDEX),
+            IteratorMode::From(&start, Direction::Forward),
+        );
         for item in iter {
             let (k, _) = item?;
             if !k.starts_with(prefix) || k.len() != prefix.len() + 8 {
@@ -314,13 +381,23 @@ impl StateStore {
         let candidates: Vec<u64> = if !f.addresses.is_empty() {
             let mut set = BTreeSet::new();
             for a in &f.addresses {
-                self.indexed_blocks(&log_address_key(a, 0)[..21], f.from_block, f.to_block, &mut set)?;
+                self.indexed_blocks(
+                    &log_address_key(a, 0)[..21],
+                    f.from_block,
+                    f.to_block,
+                    &mut set,
+                )?;
             }
             set.into_iter().collect()
         } else if let Some(position) = f.topics.iter().find(|t| !t.is_empty()) {
             let mut set = BTreeSet::new();
             for t in position {
-                self.indexed_blocks(&log_topic_key(t, 0)[..33], f.from_block, f.to_block, &mut set)?;
+                self.indexed_blocks(
+                    &log_topic_key(t, 0)[..33],
+                    f.from_block,
+                    f.to_block,
+                    &mut set,
+                )?;
             }
             set.into_iter().collect()
         } else {
@@ -328,7 +405,9 @@ impl StateStore {
         };
         let mut out = Vec::new();
         for number in candidates {
-            let Some(header) = self.header(number)? else { continue };
+            let Some(header) = self.header(number)? else {
+                continue;
+            };
             let receipts = self.block_receipts(number)?;
             f.collect_block(number, header.hash(), header.timestamp, &receipts, &mut out);
             if out.len() > query.max_results {
@@ -340,8 +419,15 @@ impl StateStore {
 
     /// The newest history entry at or below `key` whose first `prefix_len` bytes match, with
     /// the block number stored in its last 8 bytes.
-    fn history_at(&self, cf: &'static str, key: &[u8], prefix_len: usize) -> Result<Option<(u64, Box<[u8]>)>, StoreError> {
-        let mut iter = self.db.iterator_cf(self.cf(cf), IteratorMode::From(key, Direction::Reverse));
+    fn history_at(
+        &self,
+        cf: &'static str,
+        key: &[u8],
+        prefix_len: usize,
+    ) -> Result<Option<(u64, Box<[u8]>)>, StoreError> {
+        let mut iter = self
+            .db
+            .iterator_cf(self.cf(cf), IteratorMode::From(key, Direction::Reverse));
         match iter.next() {
             Some(item) => {
                 let (k, v) = item?;
@@ -358,33 +444,63 @@ impl StateStore {
 
     /// State as it was right after block `number` (archive reads).
     pub fn state_at(&self, number: u64) -> HistoricalState<'_> {
-        HistoricalState { store: self, number }
+        HistoricalState {
+            store: self,
+            number,
+        }
     }
 
     /// A consistent point-in-time view of state for execution and reads.
     pub fn snapshot(&self) -> StateSnapshot<'_> {
-        StateSnapshot { store: self, snapshot: self.db.snapshot() }
-    }
-
-    fn read_account(&self, ro: ReadOptions, address: &Address) -> Result<Option<Account>, StoreError> {
-        match self.db.get_pinned_cf_opt(self.cf(CF_ACCOUNTS), address, &ro)? {
-            None => Ok(None),
-            Some(b) => codec::decode(&b)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt { cf: CF_ACCOUNTS, detail: e.to_string() }),
+        StateSnapshot {
+            store: self,
+            snapshot: self.db.snapshot(),
         }
     }
 
-    fn read_storage(&self, ro: ReadOptions, address: &Address, slot: &U256) -> Result<U256, StoreError> {
-        match self.db.get_pinned_cf_opt(self.cf(CF_STORAGE), storage_key(address, slot), &ro)? {
+    fn read_account(
+        &self,
+        ro: ReadOptions,
+        address: &Address,
+    ) -> Result<Option<Account>, StoreError> {
+        match self
+            .db
+            .get_pinned_cf_opt(self.cf(CF_ACCOUNTS), address, &ro)?
+        {
+            None => Ok(None),
+            Some(b) => codec::decode(&b)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt {
+                    cf: CF_ACCOUNTS,
+                    detail: e.to_string(),
+                }),
+        }
+    }
+
+    fn read_storage(
+        &self,
+        ro: ReadOptions,
+        address: &Address,
+        slot: &U256,
+    ) -> Result<U256, StoreError> {
+        match self
+            .db
+            .get_pinned_cf_opt(self.cf(CF_STORAGE), storage_key(address, slot), &ro)?
+        {
             None => Ok(U256::ZERO),
             Some(b) if b.len() == 32 => Ok(U256::from_be_slice(&b)),
-            Some(b) => Err(StoreError::Corrupt { cf: CF_STORAGE, detail: format!("slot value of {} bytes", b.len()) }),
+            Some(b) => Err(StoreError::Corrupt {
+                cf: CF_STORAGE,
+                detail: format!("slot value of {} bytes", b.len()),
+            }),
         }
     }
 
     fn read_code(&self, ro: ReadOptions, hash: &B256) -> Result<Option<Bytes>, StoreError> {
-        Ok(self.db.get_pinned_cf_opt(self.cf(CF_CODE), hash, &ro)?.map(|b| Bytes::copy_from_slice(&b)))
+        Ok(self
+            .db
+            .get_pinned_cf_opt(self.cf(CF_CODE), hash, &ro)?
+            .map(|b| Bytes::copy_from_slice(&b)))
     }
 
     fn read_block_hash(&self, number: u64) -> Result<Option<B256>, StoreError> {
@@ -413,11 +529,17 @@ impl StateSnapshot<'_> {
 
     /// The head as of this snapshot.
     pub fn head(&self) -> Result<Option<Head>, StoreError> {
-        match self.snapshot.get_pinned_cf(self.store.cf(CF_META), META_HEAD)? {
+        match self
+            .snapshot
+            .get_pinned_cf(self.store.cf(CF_META), META_HEAD)?
+        {
             None => Ok(None),
             Some(b) => codec::decode(&b)
                 .map(Some)
-                .map_err(|e| StoreError::Corrupt { cf: CF_META, detail: e.to_string() }),
+                .map_err(|e| StoreError::Corrupt {
+                    cf: CF_META,
+                    detail: e.to_string(),
+                }),
         }
     }
 }
@@ -467,15 +589,25 @@ impl StateReader for HistoricalState<'_> {
         let key = account_history_key(address, self.number);
         match self.store.history_at(CF_ACCOUNT_HISTORY, &key, 20)? {
             None => Ok(None),
-            Some((_, v)) => Ok(codec::decode::<Option<Account>>(&v)
-                .map_err(|e| StoreError::Corrupt { cf: CF_ACCOUNT_HISTORY, detail: e.to_string() })?),
+            Some((_, v)) => {
+                Ok(
+                    codec::decode::<Option<Account>>(&v).map_err(|e| StoreError::Corrupt {
+                        cf: CF_ACCOUNT_HISTORY,
+                        detail: e.to_string(),
+                    })?,
+                )
+            }
         }
     }
 
     fn storage(&self, address: &Address, slot: &U256) -> Result<U256, StateError> {
         let key = storage_history_key(address, slot, self.number);
         let written = self.store.history_at(CF_STORAGE_HISTORY, &key, 52)?;
-        let wiped = self.store.history_at(CF_WIPE_HISTORY, &account_history_key(address, self.number), 20)?;
+        let wiped = self.store.history_at(
+            CF_WIPE_HISTORY,
+            &account_history_key(address, self.number),
+            20,
+        )?;
         match (written, wiped) {
             (None, _) => Ok(U256::ZERO),
             // A wipe after the last write cleared the slot (a write in the wipe's own block

@@ -8,7 +8,11 @@ use clap::{Args, Parser, Subcommand};
 use rampart_node::{Node, NodeConfig};
 
 #[derive(Debug, Parser)]
-#[command(name = "rampart", version, about = "Rampart: a consortium blockchain execution cluster")]
+#[command(
+    name = "rampart",
+    version,
+    about = "Rampart: a consortium blockchain execution cluster"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -46,7 +50,8 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<NodeConfig> {
     match path {
         None => Ok(NodeConfig::default()),
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading config {}", p.display()))?;
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading config {}", p.display()))?;
             toml::from_str(&text).with_context(|| format!("parsing config {}", p.display()))
         }
     }
@@ -88,7 +93,9 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     } else if let Some(d) = args.datadir.or(config.data_dir.clone()) {
         d
     } else {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."));
         home.join(".rampart").join("dev")
     };
 
@@ -96,14 +103,24 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let addr = node.rpc_addr;
     println!("Rampart dev node");
     println!("  chain id:   {}", node.backend.spec.chain.chain_id);
-    println!("  data dir:   {}{}", data_dir.display(), if args.ephemeral { " (ephemeral)" } else { "" });
+    println!(
+        "  data dir:   {}{}",
+        data_dir.display(),
+        if args.ephemeral { " (ephemeral)" } else { "" }
+    );
     println!("  JSON-RPC:   http://{addr}");
     println!("  WebSocket:  ws://{addr}");
     if config.genesis.is_none() {
         println!();
-        println!("Development accounts (10000 ETH each; these keys are public, never use them on a real network):");
+        println!(
+            "Development accounts (10000 ETH each; these keys are public, never use them on a real network):"
+        );
         for (i, s) in rampart_node::dev_signers().iter().enumerate() {
-            println!("  ({i:>2}) {}  key 0x{}", s.address(), hex::encode(s.to_bytes()));
+            println!(
+                "  ({i:>2}) {}  key 0x{}",
+                s.address(),
+                hex::encode(s.to_bytes())
+            );
         }
     }
     println!();
@@ -119,7 +136,9 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let _telemetry = rampart_telemetry::init("rampart")?;
         match cli.command {

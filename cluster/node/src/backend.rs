@@ -45,8 +45,15 @@ pub(crate) fn now_secs() -> u64 {
 
 impl NodeBackend {
     fn head_header(&self) -> BackendResult<BlockHeader> {
-        let head = self.store.head().map_err(internal)?.ok_or_else(|| internal("store has no head"))?;
-        self.store.header(head.number).map_err(internal)?.ok_or_else(|| internal("head header missing"))
+        let head = self
+            .store
+            .head()
+            .map_err(internal)?
+            .ok_or_else(|| internal("store has no head"))?;
+        self.store
+            .header(head.number)
+            .map_err(internal)?
+            .ok_or_else(|| internal("head header missing"))
     }
 
     /// Block context of a simulated call on the state of `header`'s block (as geth: the
@@ -63,11 +70,18 @@ impl NodeBackend {
     }
 
     fn header_at(&self, number: u64) -> BackendResult<BlockHeader> {
-        self.store.header(number).map_err(internal)?.ok_or_else(|| internal(format!("header {number} missing")))
+        self.store
+            .header(number)
+            .map_err(internal)?
+            .ok_or_else(|| internal(format!("header {number} missing")))
     }
 
     /// Reads state as of `block`: the flat state for the head, history for older blocks.
-    fn read<T>(&self, block: u64, f: impl FnOnce(&dyn StateReader) -> Result<T, rampart_primitives::StateError>) -> BackendResult<T> {
+    fn read<T>(
+        &self,
+        block: u64,
+        f: impl FnOnce(&dyn StateReader) -> Result<T, rampart_primitives::StateError>,
+    ) -> BackendResult<T> {
         let head = self.store.head().map_err(internal)?.map_or(0, |h| h.number);
         if block >= head {
             f(&self.store).map_err(internal)
@@ -137,8 +151,13 @@ impl NodeBackend {
                 self.spec.base_fee
             )));
         }
-        let account = self.store.account(&tx.sender).map_err(internal)?.unwrap_or_default();
-        let cost = U256::from(tx.gas_limit()) * U256::from(tx.max_fee_per_gas()) + tx.envelope.value();
+        let account = self
+            .store
+            .account(&tx.sender)
+            .map_err(internal)?
+            .unwrap_or_default();
+        let cost =
+            U256::from(tx.gas_limit()) * U256::from(tx.max_fee_per_gas()) + tx.envelope.value();
         if account.balance < cost {
             return Err(BackendError::Rejected(format!(
                 "insufficient funds for gas * price + value: address {} have {} want {}",
@@ -146,7 +165,9 @@ impl NodeBackend {
             )));
         }
         let hash = tx.hash;
-        self.pool.add(tx, account.nonce).map_err(|e| BackendError::Rejected(e.to_string()))?;
+        self.pool
+            .add(tx, account.nonce)
+            .map_err(|e| BackendError::Rejected(e.to_string()))?;
         if self.pool.len() >= self.config.block.max_txs {
             self.wake_producer.notify_one();
         }
@@ -177,10 +198,16 @@ fn overrides(o: Option<StateOverride>) -> EvmOverride {
                 balance: a.balance,
                 nonce: a.nonce,
                 code: a.code,
-                state: a.state.map(|s| s.into_iter().map(|(k, v)| (U256::from_be_bytes(k.0), U256::from_be_bytes(v.0))).collect()),
-                state_diff: a
-                    .state_diff
-                    .map(|s| s.into_iter().map(|(k, v)| (U256::from_be_bytes(k.0), U256::from_be_bytes(v.0))).collect()),
+                state: a.state.map(|s| {
+                    s.into_iter()
+                        .map(|(k, v)| (U256::from_be_bytes(k.0), U256::from_be_bytes(v.0)))
+                        .collect()
+                }),
+                state_diff: a.state_diff.map(|s| {
+                    s.into_iter()
+                        .map(|(k, v)| (U256::from_be_bytes(k.0), U256::from_be_bytes(v.0)))
+                        .collect()
+                }),
             },
         );
     }
@@ -191,7 +218,9 @@ fn call_error(e: CallError) -> BackendError {
     match e {
         CallError::Invalid(m) => BackendError::Rejected(m),
         CallError::State(e) => BackendError::Internal(e.to_string()),
-        CallError::GasExceedsAllowance(_) | CallError::Failed(_) => BackendError::Rejected(e.to_string()),
+        CallError::GasExceedsAllowance(_) | CallError::Failed(_) => {
+            BackendError::Rejected(e.to_string())
+        }
         CallError::Reverted(o) => BackendError::Reverted(o.output),
         CallError::Internal(m) => BackendError::Internal(m),
     }
@@ -203,7 +232,12 @@ impl EthBackend for NodeBackend {
     }
 
     fn client_version(&self) -> String {
-        format!("rampart/v{}/{}-{}", env!("CARGO_PKG_VERSION"), std::env::consts::OS, std::env::consts::ARCH)
+        format!(
+            "rampart/v{}/{}-{}",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS,
+            std::env::consts::ARCH
+        )
     }
 
     fn head_number(&self) -> BackendResult<u64> {
@@ -218,8 +252,12 @@ impl EthBackend for NodeBackend {
         self.store.block_number(hash).map_err(internal)
     }
 
-    fn block_tx_hashes(&self, number: u64) -> BackendResult<Vec<B256>> {
-        Ok(self.store.block_tx_hashes(number).map_err(internal)?.unwrap_or_default())
+    fn block_body(&self, number: u64) -> BackendResult<Option<(Vec<B256>, u64)>> {
+        Ok(self
+            .store
+            .block_body(number)
+            .map_err(internal)?
+            .map(|b| (b.tx_hashes, b.size)))
     }
 
     fn block_receipts(&self, number: u64) -> BackendResult<Vec<StoredReceipt>> {
@@ -228,13 +266,28 @@ impl EthBackend for NodeBackend {
 
     fn transaction(&self, hash: &B256) -> BackendResult<Option<TxRecord>> {
         if let Some(t) = self.store.transaction(hash).map_err(internal)? {
-            return Ok(Some(TxRecord { raw: t.raw, sender: t.sender, location: Some(t.location), base_fee: None }));
+            return Ok(Some(TxRecord {
+                raw: t.raw,
+                sender: t.sender,
+                location: Some(t.location),
+                base_fee: None,
+            }));
         }
-        Ok(self.pool.get(hash).map(|t| TxRecord { raw: t.raw, sender: t.sender, location: None, base_fee: None }))
+        Ok(self.pool.get(hash).map(|t| TxRecord {
+            raw: t.raw,
+            sender: t.sender,
+            location: None,
+            base_fee: None,
+        }))
     }
 
-    fn receipt(&self, hash: &B256) -> BackendResult<Option<(StoredReceipt, TxLocation, BlockHeader)>> {
-        let Some(t) = self.store.transaction(hash).map_err(internal)? else { return Ok(None) };
+    fn receipt(
+        &self,
+        hash: &B256,
+    ) -> BackendResult<Option<(StoredReceipt, TxLocation, BlockHeader)>> {
+        let Some(t) = self.store.transaction(hash).map_err(internal)? else {
+            return Ok(None);
+        };
         let receipt = self
             .store
             .receipt_at(&t.location)
@@ -249,7 +302,9 @@ impl EthBackend for NodeBackend {
     }
 
     fn balance(&self, address: &Address, block: u64) -> BackendResult<U256> {
-        self.read(block, |s| Ok(s.account(address)?.map_or(U256::ZERO, |a| a.balance)))
+        self.read(block, |s| {
+            Ok(s.account(address)?.map_or(U256::ZERO, |a| a.balance))
+        })
     }
 
     fn nonce(&self, address: &Address, block: u64) -> BackendResult<u64> {
@@ -257,13 +312,19 @@ impl EthBackend for NodeBackend {
     }
 
     fn pending_nonce(&self, address: &Address) -> BackendResult<u64> {
-        let state = self.store.account(address).map_err(internal)?.map_or(0, |a| a.nonce);
+        let state = self
+            .store
+            .account(address)
+            .map_err(internal)?
+            .map_or(0, |a| a.nonce);
         Ok(self.pool.pending_nonce(address, state))
     }
 
     fn code(&self, address: &Address, block: u64) -> BackendResult<Bytes> {
         self.read(block, |s| {
-            let Some(a) = s.account(address)? else { return Ok(Bytes::new()) };
+            let Some(a) = s.account(address)? else {
+                return Ok(Bytes::new());
+            };
             if !a.has_code() {
                 return Ok(Bytes::new());
             }
@@ -275,7 +336,12 @@ impl EthBackend for NodeBackend {
         self.read(block, |s| Ok(B256::from(s.storage(address, slot)?)))
     }
 
-    async fn call(&self, request: TransactionRequest, block: u64, o: Option<StateOverride>) -> BackendResult<Bytes> {
+    async fn call(
+        &self,
+        request: TransactionRequest,
+        block: u64,
+        o: Option<StateOverride>,
+    ) -> BackendResult<Bytes> {
         let store = self.store.clone();
         let header = self.header_at(block)?;
         let params = self.call_params(&header);
@@ -285,11 +351,29 @@ impl EthBackend for NodeBackend {
         let out = tokio::task::spawn_blocking(move || {
             let _g = span.entered();
             let snap = store.snapshot();
-            let latest = snap.head().ok().flatten().is_some_and(|h| h.number == block);
+            let latest = snap
+                .head()
+                .ok()
+                .flatten()
+                .is_some_and(|h| h.number == block);
             if latest {
-                simulate_call(&snap, &chain, &params, &call_request(&request), &overrides(o), cap)
+                simulate_call(
+                    &snap,
+                    &chain,
+                    &params,
+                    &call_request(&request),
+                    &overrides(o),
+                    cap,
+                )
             } else {
-                simulate_call(store.state_at(block), &chain, &params, &call_request(&request), &overrides(o), cap)
+                simulate_call(
+                    store.state_at(block),
+                    &chain,
+                    &params,
+                    &call_request(&request),
+                    &overrides(o),
+                    cap,
+                )
             }
         })
         .await
@@ -302,7 +386,12 @@ impl EthBackend for NodeBackend {
         }
     }
 
-    async fn estimate_gas(&self, request: TransactionRequest, block: u64, o: Option<StateOverride>) -> BackendResult<u64> {
+    async fn estimate_gas(
+        &self,
+        request: TransactionRequest,
+        block: u64,
+        o: Option<StateOverride>,
+    ) -> BackendResult<u64> {
         let store = self.store.clone();
         let header = self.header_at(block)?;
         let params = self.call_params(&header);
@@ -312,11 +401,29 @@ impl EthBackend for NodeBackend {
         tokio::task::spawn_blocking(move || {
             let _g = span.entered();
             let snap = store.snapshot();
-            let latest = snap.head().ok().flatten().is_some_and(|h| h.number == block);
+            let latest = snap
+                .head()
+                .ok()
+                .flatten()
+                .is_some_and(|h| h.number == block);
             if latest {
-                estimate_gas(&snap, &chain, &params, &call_request(&request), &overrides(o), cap)
+                estimate_gas(
+                    &snap,
+                    &chain,
+                    &params,
+                    &call_request(&request),
+                    &overrides(o),
+                    cap,
+                )
             } else {
-                estimate_gas(store.state_at(block), &chain, &params, &call_request(&request), &overrides(o), cap)
+                estimate_gas(
+                    store.state_at(block),
+                    &chain,
+                    &params,
+                    &call_request(&request),
+                    &overrides(o),
+                    cap,
+                )
             }
         })
         .await
@@ -325,7 +432,8 @@ impl EthBackend for NodeBackend {
     }
 
     fn send_raw_transaction(&self, raw: Bytes) -> BackendResult<B256> {
-        let _span = info_span!(target: "rampart::ingress", "ingress.check", size = raw.len()).entered();
+        let _span =
+            info_span!(target: "rampart::ingress", "ingress.check", size = raw.len()).entered();
         let r = self.admit(&raw);
         if let Err(e) = &r {
             debug!(target: "rampart::ingress", error = %e, "transaction rejected");
@@ -343,9 +451,16 @@ impl EthBackend for NodeBackend {
 
     fn logs(&self, filter: &LogFilter, max_results: usize) -> BackendResult<Vec<IndexedLog>> {
         self.store
-            .logs(&LogQuery { filter: filter.clone(), max_results })
+            .logs(&LogQuery {
+                filter: filter.clone(),
+                max_results,
+            })
             .map_err(internal)?
-            .ok_or_else(|| BackendError::LimitExceeded(format!("query returned more than {max_results} results")))
+            .ok_or_else(|| {
+                BackendError::LimitExceeded(format!(
+                    "query returned more than {max_results} results"
+                ))
+            })
     }
 
     fn subscribe_blocks(&self) -> broadcast::Receiver<Arc<BlockNotification>> {

@@ -25,15 +25,23 @@ pub struct NodeConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BlockConfig {
-    /// A block is built every interval when transactions wait (default 100 ms). No empty blocks.
+    /// A block is built every interval when transactions wait (default 100 ms).
     pub interval_ms: u64,
+    /// When no transaction waits, an empty block is still built after this long, so that
+    /// confirmations keep counting and clients waiting on "the next block" wake up (default
+    /// 2,000 ms; 0 = never build empty blocks).
+    pub empty_interval_ms: u64,
     /// Most transactions in one block (default 10,000).
     pub max_txs: usize,
 }
 
 impl Default for BlockConfig {
     fn default() -> Self {
-        Self { interval_ms: 100, max_txs: 10_000 }
+        Self {
+            interval_ms: 100,
+            empty_interval_ms: 2_000,
+            max_txs: 10_000,
+        }
     }
 }
 
@@ -84,7 +92,10 @@ pub struct IngressConfig {
 
 impl Default for IngressConfig {
     fn default() -> Self {
-        Self { max_tx_bytes: 128 * 1024, allow_unprotected_txs: false }
+        Self {
+            max_tx_bytes: 128 * 1024,
+            allow_unprotected_txs: false,
+        }
     }
 }
 
@@ -99,7 +110,10 @@ pub struct StorageConfig {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self { sync_writes: true, block_cache_mib: 256 }
+        Self {
+            sync_writes: true,
+            block_cache_mib: 256,
+        }
     }
 }
 
@@ -112,6 +126,8 @@ pub struct FeeConfig {
 
 impl Default for FeeConfig {
     fn default() -> Self {
-        Self { suggested_tip_wei: 1_000_000_000 }
+        Self {
+            suggested_tip_wei: 1_000_000_000,
+        }
     }
 }

@@ -45,7 +45,12 @@ impl Handler<ExecuteBlock> for BlockExecutor {
                 head.map(|h| h.number)
             )));
         }
-        let input = BlockInput { parent: &msg.parent, params: msg.params, txs: &msg.txs, extra_data: msg.extra_data };
+        let input = BlockInput {
+            parent: &msg.parent,
+            params: msg.params,
+            txs: &msg.txs,
+            extra_data: msg.extra_data,
+        };
         execute_block(&snapshot, &self.chain, &input)
     }
 }
@@ -63,18 +68,27 @@ impl ExecutorHandle {
     /// tokio runtime) with one executor thread. Its mailbox is bounded (actix's default, 16).
     pub fn start(store: StateStore, chain: ChainConfig) -> std::io::Result<Self> {
         let (tx, rx) = std::sync::mpsc::channel();
-        let thread = std::thread::Builder::new().name("rampart-actors".into()).spawn(move || {
-            let system = actix::System::new();
-            system.block_on(async {
-                let addr = SyncArbiter::start(1, move || BlockExecutor { store: store.clone(), chain: chain.clone() });
-                let _ = tx.send((addr, actix::System::current()));
-            });
-            let _ = system.run();
-        })?;
+        let thread = std::thread::Builder::new()
+            .name("rampart-actors".into())
+            .spawn(move || {
+                let system = actix::System::new();
+                system.block_on(async {
+                    let addr = SyncArbiter::start(1, move || BlockExecutor {
+                        store: store.clone(),
+                        chain: chain.clone(),
+                    });
+                    let _ = tx.send((addr, actix::System::current()));
+                });
+                let _ = system.run();
+            })?;
         let (addr, system) = rx
             .recv()
             .map_err(|_| std::io::Error::other("executor actor system failed to start"))?;
-        Ok(Self { addr, system, thread: Some(thread) })
+        Ok(Self {
+            addr,
+            system,
+            thread: Some(thread),
+        })
     }
 
     pub fn stop(&mut self) {

@@ -24,9 +24,15 @@ pub const DEV_BASE_FEE: u64 = 1_000_000_000;
 #[derive(Debug, thiserror::Error)]
 pub enum GenesisError {
     #[error("cannot read genesis file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("genesis file {path} is not valid genesis JSON: {source}")]
-    Parse { path: String, source: serde_json::Error },
+    Parse {
+        path: String,
+        source: serde_json::Error,
+    },
     #[error("invalid genesis: {0}")]
     Invalid(String),
 }
@@ -61,7 +67,10 @@ pub fn dev_genesis() -> Genesis {
     for s in dev_signers() {
         g.alloc.insert(
             s.address(),
-            alloy_genesis::GenesisAccount { balance, ..Default::default() },
+            alloy_genesis::GenesisAccount {
+                balance,
+                ..Default::default()
+            },
         );
     }
     g
@@ -69,7 +78,10 @@ pub fn dev_genesis() -> Genesis {
 
 pub fn load_genesis(path: &std::path::Path) -> Result<Genesis, GenesisError> {
     let p = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| GenesisError::Read { path: p.clone(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| GenesisError::Read {
+        path: p.clone(),
+        source,
+    })?;
     serde_json::from_str(&text).map_err(|source| GenesisError::Parse { path: p, source })
 }
 
@@ -88,7 +100,9 @@ pub struct ChainSpec {
 pub fn build_genesis(g: &Genesis) -> Result<(ChainSpec, ExecutedBlock), GenesisError> {
     let c = &g.config;
     if c.chain_id == 0 {
-        return Err(GenesisError::Invalid("config.chainId must be set and non-zero".into()));
+        return Err(GenesisError::Invalid(
+            "config.chainId must be set and non-zero".into(),
+        ));
     }
     if c.cancun_time.is_some_and(|t| t > g.timestamp) {
         return Err(GenesisError::Invalid(
@@ -96,13 +110,21 @@ pub fn build_genesis(g: &Genesis) -> Result<(ChainSpec, ExecutedBlock), GenesisE
         ));
     }
     if g.gas_limit < 21_000 {
-        return Err(GenesisError::Invalid(format!("gasLimit {} is below 21000", g.gas_limit)));
+        return Err(GenesisError::Invalid(format!(
+            "gasLimit {} is below 21000",
+            g.gas_limit
+        )));
     }
     let base_fee = g.base_fee_per_gas.unwrap_or(0);
-    let base_fee = u64::try_from(base_fee)
-        .map_err(|_| GenesisError::Invalid(format!("baseFeePerGas {base_fee} does not fit 64 bits")))?;
+    let base_fee = u64::try_from(base_fee).map_err(|_| {
+        GenesisError::Invalid(format!("baseFeePerGas {base_fee} does not fit 64 bits"))
+    })?;
     let spec = ChainSpec {
-        chain: ChainConfig { chain_id: c.chain_id, prague_time: c.prague_time, osaka_time: c.osaka_time },
+        chain: ChainConfig {
+            chain_id: c.chain_id,
+            prague_time: c.prague_time,
+            osaka_time: c.osaka_time,
+        },
         gas_limit: g.gas_limit,
         base_fee,
         coinbase: g.coinbase,
@@ -128,7 +150,11 @@ pub fn build_genesis(g: &Genesis) -> Result<(ChainSpec, ExecutedBlock), GenesisE
         ws.accounts.insert(
             *address,
             AccountWrite {
-                info: Some(Account { nonce: acc.nonce.unwrap_or(0), balance: acc.balance, code_hash }),
+                info: Some(Account {
+                    nonce: acc.nonce.unwrap_or(0),
+                    balance: acc.balance,
+                    code_hash,
+                }),
                 storage_cleared: false,
                 storage,
             },
@@ -153,7 +179,16 @@ pub fn build_genesis(g: &Genesis) -> Result<(ChainSpec, ExecutedBlock), GenesisE
         extra_data: g.extra_data.clone(),
     };
     let hash = header.hash();
-    Ok((spec, ExecutedBlock { header, hash, transactions: vec![], receipts: vec![], write_set: ws }))
+    Ok((
+        spec,
+        ExecutedBlock {
+            header,
+            hash,
+            transactions: vec![],
+            receipts: vec![],
+            write_set: ws,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -166,11 +201,15 @@ mod tests {
         assert_eq!(s.len(), 20);
         assert_eq!(
             s[0].address(),
-            "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266".parse::<Address>().expect("address")
+            "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+                .parse::<Address>()
+                .expect("address")
         );
         assert_eq!(
             s[1].address(),
-            "0x70997970C51812dc3A010C7d01b50e0d17dc79C8".parse::<Address>().expect("address")
+            "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+                .parse::<Address>()
+                .expect("address")
         );
     }
 

@@ -57,8 +57,12 @@ impl Node {
             None => dev_genesis(),
         };
         let (spec, genesis_block) = genesis::build_genesis(&genesis)?;
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| NodeError::Config(format!("cannot create data dir {}: {e}", data_dir.display())))?;
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            NodeError::Config(format!(
+                "cannot create data dir {}: {e}",
+                data_dir.display()
+            ))
+        })?;
         let store = StateStore::open(
             &data_dir.join("db"),
             &StoreOptions {
@@ -72,7 +76,8 @@ impl Node {
             hash = %head.hash, genesis = %genesis_block.hash, "state opened");
 
         let executor = Arc::new(
-            executor_actor::ExecutorHandle::start(store.clone(), spec.chain.clone()).map_err(NodeError::Executor)?,
+            executor_actor::ExecutorHandle::start(store.clone(), spec.chain.clone())
+                .map_err(NodeError::Executor)?,
         );
         let (blocks, _) = broadcast::channel(256);
         let backend = Arc::new(NodeBackend {
@@ -83,10 +88,23 @@ impl Node {
             blocks,
             wake_producer: Arc::new(tokio::sync::Notify::new()),
         });
-        let rpc = rampart_rpc::start(backend.clone(), &config.rpc).await.map_err(NodeError::Rpc)?;
+        let rpc = rampart_rpc::start(backend.clone(), &config.rpc)
+            .await
+            .map_err(NodeError::Rpc)?;
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let producer = tokio::spawn(producer::run(backend.clone(), executor.clone(), shutdown_rx));
-        Ok(Self { backend, rpc_addr: rpc.local_addr, rpc, shutdown, producer, executor })
+        let producer = tokio::spawn(producer::run(
+            backend.clone(),
+            executor.clone(),
+            shutdown_rx,
+        ));
+        Ok(Self {
+            backend,
+            rpc_addr: rpc.local_addr,
+            rpc,
+            shutdown,
+            producer,
+            executor,
+        })
     }
 
     /// Graceful stop: the block in progress is finished and committed first.

@@ -31,20 +31,27 @@ pub enum ProduceError {
     Invariant(String),
 }
 
-/// Builds, executes and commits one block if transactions wait. Returns the block, if any.
+/// Builds, executes and commits one block if transactions wait (or, with `allow_empty`, even
+/// if none do). Returns the block, if any.
 pub async fn produce_block(
     node: &NodeBackend,
     executor: &actix::Addr<crate::executor_actor::BlockExecutor>,
+    allow_empty: bool,
 ) -> Result<Option<Arc<ExecutedBlock>>, ProduceError> {
-    let head = node.store.head()?.ok_or_else(|| ProduceError::Invariant("store has no head".into()))?;
+    let head = node
+        .store
+        .head()?
+        .ok_or_else(|| ProduceError::Invariant("store has no head".into()))?;
     let parent = node
         .store
         .header(head.number)?
         .ok_or_else(|| ProduceError::Invariant(format!("header {} missing", head.number)))?;
     let store = &node.store;
     let nonce_of = |a: &Address| store.account(a).ok().flatten().map_or(0, |acc| acc.nonce);
-    let txs = node.pool.select(node.config.block.max_txs, node.spec.gas_limit, nonce_of);
-    if txs.is_empty() {
+    let txs = node
+        .pool
+        .select(node.config.block.max_txs, node.spec.gas_limit, nonce_of);
+    if txs.is_empty() && !allow_empty {
         return Ok(None);
     }
     let params = BlockParams {
@@ -59,15 +66,25 @@ pub async fn produce_block(
     let number = params.number;
     let candidates = txs.len();
     let outcome = executor
-        .send(ExecuteBlock { parent, params, txs, extra_data: Bytes::new() })
+        .send(ExecuteBlock {
+            parent,
+            params,
+            txs,
+            extra_data: Bytes::new(),
+        })
         .await??;
 
-    let dropped: Vec<_> = outcome.rejected.iter().filter(|r| !r.retry).map(|r| r.hash).collect();
+    let dropped: Vec<_> = outcome
+        .rejected
+        .iter()
+        .filter(|r| !r.retry)
+        .map(|r| r.hash)
+        .collect();
     for r in outcome.rejected.iter().filter(|r| !r.retry) {
         warn!(target: "rampart::node", tx = %r.hash, reason = %r.reason, "transaction dropped at execution");
     }
     node.pool.remove(&dropped, false);
-    if outcome.included.is_empty() {
+    if outcome.included.is_empty() && !allow_empty {
         return Ok(None);
     }
 
@@ -86,8 +103,12 @@ pub async fn produce_block(
         *next = (*next).max(tx.nonce() + 1);
     }
     node.pool.on_committed(committed);
-    info!(target: "rampart::node", number, txs = block.transactions.len(), candidates,
-        gas_used = block.header.gas_used, hash = %block.hash, "block committed");
+    if block.transactions.is_empty() {
+        tracing::debug!(target: "rampart::node", number, hash = %block.hash, "empty block committed");
+    } else {
+        info!(target: "rampart::node", number, txs = block.transactions.len(), candidates,
+            gas_used = block.header.gas_used, hash = %block.hash, "block committed");
+    }
     let _ = node.blocks.send(Arc::new(BlockNotification {
         header: block.header.clone(),
         hash: block.hash,
@@ -97,9 +118,16 @@ pub async fn produce_block(
 }
 
 /// Runs until `shutdown` turns true; finishes the block in progress first.
-pub async fn run(node: Arc<NodeBackend>, executor: Arc<ExecutorHandle>, mut shutdown: watch::Receiver<bool>) {
-    let mut ticker = tokio::time::interval(Duration::from_millis(node.config.block.interval_ms.max(1)));
+pub async fn run(
+    node: Arc<NodeBackend>,
+    executor: Arc<ExecutorHandle>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut ticker =
+        tokio::time::interval(Duration::from_millis(node.config.block.interval_ms.max(1)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let empty_after = Duration::from_millis(node.config.block.empty_interval_ms);
+    let mut last_block = tokio::time::Instant::now();
     let mut failures = 0u32;
     loop {
         tokio::select! {
@@ -107,12 +135,20 @@ pub async fn run(node: Arc<NodeBackend>, executor: Arc<ExecutorHandle>, mut shut
             _ = node.wake_producer.notified() => {}
             _ = shutdown.changed() => break,
         }
-        if node.pool.is_empty() {
+        let allow_empty = !empty_after.is_zero() && last_block.elapsed() >= empty_after;
+        if node.pool.is_empty() && !allow_empty {
             continue;
         }
         let span = info_span!(target: "rampart::node", "node.build_block");
-        match produce_block(&node, &executor.addr).instrument(span).await {
-            Ok(_) => failures = 0,
+        match produce_block(&node, &executor.addr, allow_empty)
+            .instrument(span)
+            .await
+        {
+            Ok(Some(_)) => {
+                failures = 0;
+                last_block = tokio::time::Instant::now();
+            }
+            Ok(None) => failures = 0,
             Err(e) => {
                 failures += 1;
                 error!(target: "rampart::node", error = %e, failures, "block production failed");

@@ -58,11 +58,15 @@ pub trait EthBackend: Send + Sync + 'static {
     fn head_number(&self) -> BackendResult<u64>;
     fn header(&self, number: u64) -> BackendResult<Option<BlockHeader>>;
     fn block_number_by_hash(&self, hash: &B256) -> BackendResult<Option<u64>>;
-    fn block_tx_hashes(&self, number: u64) -> BackendResult<Vec<B256>>;
+    /// The block's transaction hashes and its RLP size in bytes (`None` if unknown).
+    fn block_body(&self, number: u64) -> BackendResult<Option<(Vec<B256>, u64)>>;
     fn block_receipts(&self, number: u64) -> BackendResult<Vec<StoredReceipt>>;
     /// An included transaction, or one still waiting in the mempool (location `None`).
     fn transaction(&self, hash: &B256) -> BackendResult<Option<TxRecord>>;
-    fn receipt(&self, hash: &B256) -> BackendResult<Option<(StoredReceipt, TxLocation, BlockHeader)>>;
+    fn receipt(
+        &self,
+        hash: &B256,
+    ) -> BackendResult<Option<(StoredReceipt, TxLocation, BlockHeader)>>;
 
     // State as of a committed block (`block` is at most the head).
     fn balance(&self, address: &Address, block: u64) -> BackendResult<U256>;

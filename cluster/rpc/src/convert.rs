@@ -1,6 +1,8 @@
 //! Rampart's stored forms → the JSON shapes of Ethereum's RPC (alloy's RPC types).
 
-use alloy_consensus::{Receipt, ReceiptEnvelope, ReceiptWithBloom, TxEnvelope, transaction::Recovered};
+use alloy_consensus::{
+    Receipt, ReceiptEnvelope, ReceiptWithBloom, TxEnvelope, transaction::Recovered,
+};
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{B256, U256};
 use alloy_rpc_types_eth::{Header, Log, Transaction, TransactionReceipt};
@@ -11,12 +13,19 @@ use crate::backend::{BackendError, TxRecord};
 pub fn rpc_header(header: &BlockHeader) -> Header {
     let inner = header.to_eth_header();
     let hash = inner.hash_slow();
-    Header { hash, inner, total_difficulty: Some(U256::ZERO), size: None }
+    Header {
+        hash,
+        inner,
+        total_difficulty: Some(U256::ZERO),
+        size: None,
+    }
 }
 
 pub fn rpc_log(entry: &LogEntry, pos: Option<(B256, u64, u64, B256, u64, u64)>) -> Log {
     let (block_hash, block_number, block_timestamp, tx_hash, tx_index, log_index) = match pos {
-        Some((bh, bn, ts, th, ti, li)) => (Some(bh), Some(bn), Some(ts), Some(th), Some(ti), Some(li)),
+        Some((bh, bn, ts, th, ti, li)) => {
+            (Some(bh), Some(bn), Some(ts), Some(th), Some(ti), Some(li))
+        }
         None => (None, None, None, None, None, None),
     };
     Log {
@@ -34,17 +43,29 @@ pub fn rpc_log(entry: &LogEntry, pos: Option<(B256, u64, u64, B256, u64, u64)>) 
 pub fn rpc_indexed_log(l: &IndexedLog) -> Log {
     rpc_log(
         &l.entry,
-        Some((l.block_hash, l.block_number, l.block_timestamp, l.tx_hash, l.tx_index as u64, l.log_index as u64)),
+        Some((
+            l.block_hash,
+            l.block_number,
+            l.block_timestamp,
+            l.tx_hash,
+            l.tx_index as u64,
+            l.log_index as u64,
+        )),
     )
 }
 
 pub fn rpc_transaction(record: &TxRecord) -> Result<Transaction, BackendError> {
     let envelope = TxEnvelope::decode_2718_exact(&record.raw)
         .map_err(|e| BackendError::Internal(format!("stored transaction does not decode: {e}")))?;
-    let effective_gas_price =
-        record.base_fee.map(|b| alloy_consensus::Transaction::effective_gas_price(&envelope, Some(b)));
+    let effective_gas_price = record
+        .base_fee
+        .map(|b| alloy_consensus::Transaction::effective_gas_price(&envelope, Some(b)));
     let (block_hash, block_number, transaction_index) = match &record.location {
-        Some(l) => (Some(l.block_hash), Some(l.block_number), Some(l.index as u64)),
+        Some(l) => (
+            Some(l.block_hash),
+            Some(l.block_number),
+            Some(l.index as u64),
+        ),
         None => (None, None, None),
     };
     Ok(Transaction {
@@ -57,7 +78,11 @@ pub fn rpc_transaction(record: &TxRecord) -> Result<Transaction, BackendError> {
     })
 }
 
-pub fn rpc_receipt(r: &StoredReceipt, loc: &TxLocation, header: &BlockHeader) -> TransactionReceipt {
+pub fn rpc_receipt(
+    r: &StoredReceipt,
+    loc: &TxLocation,
+    header: &BlockHeader,
+) -> TransactionReceipt {
     let logs = r
         .logs
         .iter()
@@ -76,8 +101,15 @@ pub fn rpc_receipt(r: &StoredReceipt, loc: &TxLocation, header: &BlockHeader) ->
             )
         })
         .collect();
-    let receipt = Receipt { status: r.success.into(), cumulative_gas_used: r.cumulative_gas_used, logs };
-    let with_bloom = ReceiptWithBloom { receipt, logs_bloom: r.bloom() };
+    let receipt = Receipt {
+        status: r.success.into(),
+        cumulative_gas_used: r.cumulative_gas_used,
+        logs,
+    };
+    let with_bloom = ReceiptWithBloom {
+        receipt,
+        logs_bloom: r.bloom(),
+    };
     let inner = match r.tx_type {
         1 => ReceiptEnvelope::Eip2930(with_bloom),
         2 => ReceiptEnvelope::Eip1559(with_bloom),

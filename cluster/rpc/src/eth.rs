@@ -55,7 +55,12 @@ pub trait EthApi {
     #[method(name = "getCode")]
     fn get_code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes>;
     #[method(name = "getStorageAt")]
-    fn get_storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256>;
+    fn get_storage_at(
+        &self,
+        address: Address,
+        slot: U256,
+        block: Option<BlockId>,
+    ) -> RpcResult<B256>;
 
     #[method(name = "call")]
     async fn call(
@@ -86,7 +91,10 @@ pub trait EthApi {
     #[method(name = "getBlockReceipts")]
     fn get_block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>>;
     #[method(name = "getBlockTransactionCountByNumber")]
-    fn get_block_transaction_count_by_number(&self, block: BlockNumberOrTag) -> RpcResult<Option<U64>>;
+    fn get_block_transaction_count_by_number(
+        &self,
+        block: BlockNumberOrTag,
+    ) -> RpcResult<Option<U64>>;
     #[method(name = "getBlockTransactionCountByHash")]
     fn get_block_transaction_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>>;
     #[method(name = "getTransactionByBlockNumberAndIndex")]
@@ -96,17 +104,25 @@ pub trait EthApi {
         index: U64,
     ) -> RpcResult<Option<Transaction>>;
     #[method(name = "getTransactionByBlockHashAndIndex")]
-    fn get_transaction_by_block_hash_and_index(&self, hash: B256, index: U64) -> RpcResult<Option<Transaction>>;
+    fn get_transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: U64,
+    ) -> RpcResult<Option<Transaction>>;
     #[method(name = "getUncleCountByBlockNumber")]
     fn get_uncle_count_by_block_number(&self, block: BlockNumberOrTag) -> RpcResult<Option<U64>>;
     #[method(name = "getUncleCountByBlockHash")]
     fn get_uncle_count_by_block_hash(&self, hash: B256) -> RpcResult<Option<U64>>;
 
     #[method(name = "getLogs")]
-    fn get_logs(&self, filter: Filter) -> RpcResult<Vec<Log>>;
+    fn get_logs(&self, filter: serde_json::Value) -> RpcResult<Vec<Log>>;
 
     #[subscription(name = "subscribe" => "subscription", unsubscribe = "unsubscribe", item = serde_json::Value)]
-    async fn subscribe(&self, kind: String, params: Option<serde_json::Value>) -> SubscriptionResult;
+    async fn subscribe(
+        &self,
+        kind: String,
+        params: Option<serde_json::Value>,
+    ) -> SubscriptionResult;
 }
 
 #[rpc(server, namespace = "net")]
@@ -137,8 +153,27 @@ pub struct EthRpc<B> {
 
 impl<B> Clone for EthRpc<B> {
     fn clone(&self) -> Self {
-        Self { backend: self.backend.clone(), config: self.config.clone(), calls: self.calls.clone() }
+        Self {
+            backend: self.backend.clone(),
+            config: self.config.clone(),
+            calls: self.calls.clone(),
+        }
     }
+}
+
+/// Parses a log filter, keeping how many topic positions it names (alloy's `Filter` forgets
+/// trailing wildcards, which geth counts).
+pub(crate) fn parse_filter(v: serde_json::Value) -> RpcResult<(Filter, usize)> {
+    let min_topics = v
+        .get("topics")
+        .and_then(|t| t.as_array())
+        .map_or(0, Vec::len);
+    if min_topics > 4 {
+        return Err(invalid_params("too many topics (at most 4)"));
+    }
+    let filter =
+        serde_json::from_value(v).map_err(|e| invalid_params(format!("invalid filter: {e}")))?;
+    Ok((filter, min_topics))
 }
 
 fn internal(e: BackendError) -> ErrorObjectOwned {
@@ -147,8 +182,14 @@ fn internal(e: BackendError) -> ErrorObjectOwned {
 
 impl<B: EthBackend> EthRpc<B> {
     pub fn new(backend: Arc<B>, config: RpcConfig) -> Self {
-        let calls = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_calls.max(1)));
-        Self { backend, config, calls }
+        let calls = Arc::new(tokio::sync::Semaphore::new(
+            config.max_concurrent_calls.max(1),
+        ));
+        Self {
+            backend,
+            config,
+            calls,
+        }
     }
 
     fn head(&self) -> RpcResult<u64> {
@@ -171,7 +212,10 @@ impl<B: EthBackend> EthRpc<B> {
     fn resolve_id(&self, id: BlockId) -> RpcResult<Option<u64>> {
         match id {
             BlockId::Number(tag) => self.resolve(tag),
-            BlockId::Hash(h) => self.backend.block_number_by_hash(&h.block_hash).map_err(internal),
+            BlockId::Hash(h) => self
+                .backend
+                .block_number_by_hash(&h.block_hash)
+                .map_err(internal),
         }
     }
 
@@ -180,13 +224,21 @@ impl<B: EthBackend> EthRpc<B> {
     fn state_block(&self, block: Option<BlockId>) -> RpcResult<u64> {
         match block {
             None => self.head(),
-            Some(id) => self.resolve_id(id)?.ok_or_else(|| server_error("header not found")),
+            Some(id) => self
+                .resolve_id(id)?
+                .ok_or_else(|| server_error("header not found")),
         }
     }
 
     fn block_at(&self, number: u64, full: bool) -> RpcResult<Option<Block>> {
-        let Some(header) = self.backend.header(number).map_err(internal)? else { return Ok(None) };
-        let hashes = self.backend.block_tx_hashes(number).map_err(internal)?;
+        let Some(header) = self.backend.header(number).map_err(internal)? else {
+            return Ok(None);
+        };
+        let (hashes, size) = self
+            .backend
+            .block_body(number)
+            .map_err(internal)?
+            .unwrap_or_default();
         let transactions = if full {
             let mut txs = Vec::with_capacity(hashes.len());
             for h in &hashes {
@@ -194,15 +246,19 @@ impl<B: EthBackend> EthRpc<B> {
                     .backend
                     .transaction(h)
                     .map_err(internal)?
-                    .ok_or_else(|| server_error(format!("transaction {h} of block {number} missing")))?;
+                    .ok_or_else(|| {
+                        server_error(format!("transaction {h} of block {number} missing"))
+                    })?;
                 txs.push(rpc_transaction(&record).map_err(internal)?);
             }
             BlockTransactions::Full(txs)
         } else {
             BlockTransactions::Hashes(hashes)
         };
+        let mut rpc_header = rpc_header(&header);
+        rpc_header.size = Some(U256::from(size));
         Ok(Some(Block {
-            header: rpc_header(&header),
+            header: rpc_header,
             uncles: Vec::new(),
             transactions,
             withdrawals: Some(Default::default()),
@@ -210,10 +266,23 @@ impl<B: EthBackend> EthRpc<B> {
     }
 
     fn tx_at(&self, number: Option<u64>, index: u64) -> RpcResult<Option<Transaction>> {
-        let Some(number) = number else { return Ok(None) };
-        let hashes = self.backend.block_tx_hashes(number).map_err(internal)?;
-        let Some(hash) = hashes.get(index as usize) else { return Ok(None) };
+        let Some(number) = number else {
+            return Ok(None);
+        };
+        let hashes = self.tx_hashes(number)?;
+        let Some(hash) = hashes.get(index as usize) else {
+            return Ok(None);
+        };
         self.get_transaction_by_hash(*hash)
+    }
+
+    fn tx_hashes(&self, number: u64) -> RpcResult<Vec<B256>> {
+        Ok(self
+            .backend
+            .block_body(number)
+            .map_err(internal)?
+            .map(|b| b.0)
+            .unwrap_or_default())
     }
 
     fn header_of(&self, number: u64) -> RpcResult<BlockHeader> {
@@ -234,7 +303,10 @@ impl<B: EthBackend> EthRpc<B> {
                     .ok_or_else(|| server_error("unknown block"))?;
                 (n, n)
             }
-            FilterBlockOption::Range { from_block, to_block } => {
+            FilterBlockOption::Range {
+                from_block,
+                to_block,
+            } => {
                 let num = |t: &Option<BlockNumberOrTag>| -> u64 {
                     match t {
                         None => head,
@@ -248,7 +320,11 @@ impl<B: EthBackend> EthRpc<B> {
         };
         if from > to {
             if from > head {
-                return Ok(LogFilter { from_block: 1, to_block: 0, ..Default::default() });
+                return Ok(LogFilter {
+                    from_block: 1,
+                    to_block: 0,
+                    ..Default::default()
+                });
             }
             return Err(invalid_params("invalid block range params"));
         }
@@ -263,7 +339,12 @@ impl<B: EthBackend> EthRpc<B> {
             from_block: from,
             to_block: to,
             addresses: filter.address.iter().copied().collect(),
-            topics: filter.topics.iter().map(|t| t.iter().copied().collect()).collect(),
+            topics: filter
+                .topics
+                .iter()
+                .map(|t| t.iter().copied().collect())
+                .collect(),
+            min_topics: 0,
         })
     }
 
@@ -286,7 +367,12 @@ impl<B: EthBackend> EthRpc<B> {
                 }
             }
         };
-        match tokio::time::timeout(std::time::Duration::from_millis(self.config.call_timeout_ms), work).await {
+        match tokio::time::timeout(
+            std::time::Duration::from_millis(self.config.call_timeout_ms),
+            work,
+        )
+        .await
+        {
             Ok(r) => r.map_err(Into::into),
             Err(_) => Err(server_error(format!(
                 "execution aborted (timeout = {}ms)",
@@ -334,30 +420,50 @@ impl<B: EthBackend> EthApiServer for EthRpc<B> {
         newest_block: BlockNumberOrTag,
         reward_percentiles: Option<Vec<f64>>,
     ) -> RpcResult<FeeHistory> {
-        let count = block_count.to::<u64>().min(self.config.fee_history_max_blocks);
+        let count = block_count
+            .to::<u64>()
+            .min(self.config.fee_history_max_blocks);
         if let Some(p) = &reward_percentiles {
-            if p.len() > 100 || p.iter().any(|x| !(0.0..=100.0).contains(x)) || p.windows(2).any(|w| w[0] > w[1]) {
+            if p.len() > 100
+                || p.iter().any(|x| !(0.0..=100.0).contains(x))
+                || p.windows(2).any(|w| w[0] > w[1])
+            {
                 return Err(invalid_params("invalid reward percentiles"));
             }
         }
-        let newest = self.resolve(newest_block)?.ok_or_else(|| server_error("header not found"))?;
+        let newest = self
+            .resolve(newest_block)?
+            .ok_or_else(|| server_error("header not found"))?;
         if count == 0 {
             return Ok(FeeHistory::default());
         }
         let oldest = newest.saturating_sub(count - 1);
-        let mut history = FeeHistory { oldest_block: oldest, ..Default::default() };
+        let mut history = FeeHistory {
+            oldest_block: oldest,
+            ..Default::default()
+        };
         let mut rewards = Vec::new();
         for n in oldest..=newest {
             let h = self.header_of(n)?;
             history.base_fee_per_gas.push(h.base_fee_per_gas as u128);
-            history.gas_used_ratio.push(if h.gas_limit == 0 { 0.0 } else { h.gas_used as f64 / h.gas_limit as f64 });
+            history.gas_used_ratio.push(if h.gas_limit == 0 {
+                0.0
+            } else {
+                h.gas_used as f64 / h.gas_limit as f64
+            });
             history.base_fee_per_blob_gas.push(1);
             history.blob_gas_used_ratio.push(0.0);
             if let Some(percentiles) = &reward_percentiles {
                 let receipts = self.backend.block_receipts(n).map_err(internal)?;
                 let mut tips: Vec<(u128, u64)> = receipts
                     .iter()
-                    .map(|r| (r.effective_gas_price.saturating_sub(h.base_fee_per_gas as u128), r.gas_used))
+                    .map(|r| {
+                        (
+                            r.effective_gas_price
+                                .saturating_sub(h.base_fee_per_gas as u128),
+                            r.gas_used,
+                        )
+                    })
                     .collect();
                 tips.sort_unstable();
                 let total: u64 = tips.iter().map(|t| t.1).sum();
@@ -381,7 +487,9 @@ impl<B: EthBackend> EthApiServer for EthRpc<B> {
                 rewards.push(row);
             }
         }
-        history.base_fee_per_gas.push(self.backend.next_base_fee().map_err(internal)? as u128);
+        history
+            .base_fee_per_gas
+            .push(self.backend.next_base_fee().map_err(internal)? as u128);
         history.base_fee_per_blob_gas.push(1);
         if reward_percentiles.is_some() {
             history.reward = Some(rewards);
@@ -396,10 +504,14 @@ impl<B: EthBackend> EthApiServer for EthRpc<B> {
 
     fn get_transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64> {
         if matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending))) {
-            return Ok(U64::from(self.backend.pending_nonce(&address).map_err(internal)?));
+            return Ok(U64::from(
+                self.backend.pending_nonce(&address).map_err(internal)?,
+            ));
         }
         let n = self.state_block(block)?;
-        Ok(U64::from(self.backend.nonce(&address, n).map_err(internal)?))
+        Ok(U64::from(
+            self.backend.nonce(&address, n).map_err(internal)?,
+        ))
     }
 
     fn get_code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
@@ -407,7 +519,12 @@ impl<B: EthBackend> EthApiServer for EthRpc<B> {
         self.backend.code(&address, n).map_err(internal)
     }
 
-    fn get_storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256> {
+    fn get_storage_at(
+        &self,
+        address: Address,
+        slot: U256,
+        block: Option<BlockId>,
+    ) -> RpcResult<B256> {
         let n = self.state_block(block)?;
         self.backend.storage(&address, &slot, n).map_err(internal)
     }
@@ -420,7 +537,8 @@ impl<B: EthBackend> EthApiServer for EthRpc<B> {
         state_overrides: Option<StateOverride>,
     ) -> RpcResult<Bytes> {
         let n = self.state_block(block)?;
-        self.bounded(self.backend.call(request, n, state_overrides)).await
+        self.bounded(self.backend.call(request, n, state_overrides))
+            .await
     }
 
     #[instrument(target = "rampart::rpc", name = "rpc.eth_estimateGas", skip_all)]
@@ -431,7 +549,10 @@ impl<B: EthBackend> EthApiServer for EthRpc<B> {
         state_overrides: Option<StateOverride>,
     ) -> RpcResult<U64> {
         let n = self.state_block(block)?;
-        Ok(U64::from(self.bounded(self.backend.estimate_gas(request, n, state_overrides)).await?))
+        Ok(U64::from(
+            self.bounded(self.backend.estimate_gas(request, n, state_overrides))
+                .await?,
+        ))
     }
 
     #[instrument(target = "rampart::rpc", name = "rpc.eth_sendRawTransaction", skip_all)]
@@ -440,7 +561,9 @@ impl<B: EthBackend> EthApiServer for EthRpc<B> {
     }
 
     fn get_transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
-        let Some(mut record): Option<TxRecord> = self.backend.transaction(&hash).map_err(internal)? else {
+        let Some(mut record): Option<TxRecord> =
+            self.backend.transaction(&hash).map_err(internal)?
+        else {
             return Ok(None);
         };
         if record.base_fee.is_none() {
@@ -474,7 +597,9 @@ impl<B: EthBackend> EthApiServer for EthRpc<B> {
     }
 
     fn get_block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>> {
-        let Some(n) = self.resolve_id(block)? else { return Ok(None) };
+        let Some(n) = self.resolve_id(block)? else {
+            return Ok(None);
+        };
         let header = self.header_of(n)?;
         let hash = header.hash();
         let receipts = self.backend.block_receipts(n).map_err(internal)?;
@@ -483,21 +608,32 @@ impl<B: EthBackend> EthApiServer for EthRpc<B> {
                 .iter()
                 .enumerate()
                 .map(|(i, r)| {
-                    let loc = rampart_primitives::TxLocation { block_number: n, block_hash: hash, index: i as u32 };
+                    let loc = rampart_primitives::TxLocation {
+                        block_number: n,
+                        block_hash: hash,
+                        index: i as u32,
+                    };
                     rpc_receipt(r, &loc, &header)
                 })
                 .collect(),
         ))
     }
 
-    fn get_block_transaction_count_by_number(&self, block: BlockNumberOrTag) -> RpcResult<Option<U64>> {
-        let Some(n) = self.resolve(block)? else { return Ok(None) };
-        Ok(Some(U64::from(self.backend.block_tx_hashes(n).map_err(internal)?.len())))
+    fn get_block_transaction_count_by_number(
+        &self,
+        block: BlockNumberOrTag,
+    ) -> RpcResult<Option<U64>> {
+        let Some(n) = self.resolve(block)? else {
+            return Ok(None);
+        };
+        Ok(Some(U64::from(self.tx_hashes(n)?.len())))
     }
 
     fn get_block_transaction_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
-        let Some(n) = self.backend.block_number_by_hash(&hash).map_err(internal)? else { return Ok(None) };
-        Ok(Some(U64::from(self.backend.block_tx_hashes(n).map_err(internal)?.len())))
+        let Some(n) = self.backend.block_number_by_hash(&hash).map_err(internal)? else {
+            return Ok(None);
+        };
+        Ok(Some(U64::from(self.tx_hashes(n)?.len())))
     }
 
     fn get_transaction_by_block_number_and_index(
@@ -509,7 +645,11 @@ impl<B: EthBackend> EthApiServer for EthRpc<B> {
         self.tx_at(n, index.to())
     }
 
-    fn get_transaction_by_block_hash_and_index(&self, hash: B256, index: U64) -> RpcResult<Option<Transaction>> {
+    fn get_transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: U64,
+    ) -> RpcResult<Option<Transaction>> {
         let n = self.backend.block_number_by_hash(&hash).map_err(internal)?;
         self.tx_at(n, index.to())
     }
@@ -519,16 +659,25 @@ impl<B: EthBackend> EthApiServer for EthRpc<B> {
     }
 
     fn get_uncle_count_by_block_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
-        Ok(self.backend.block_number_by_hash(&hash).map_err(internal)?.map(|_| U64::ZERO))
+        Ok(self
+            .backend
+            .block_number_by_hash(&hash)
+            .map_err(internal)?
+            .map(|_| U64::ZERO))
     }
 
     #[instrument(target = "rampart::rpc", name = "rpc.eth_getLogs", skip_all)]
-    fn get_logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
-        let f = self.log_filter(&filter)?;
+    fn get_logs(&self, filter: serde_json::Value) -> RpcResult<Vec<Log>> {
+        let (filter, min_topics) = parse_filter(filter)?;
+        let mut f = self.log_filter(&filter)?;
+        f.min_topics = min_topics;
         if f.from_block > f.to_block {
             return Ok(Vec::new());
         }
-        let logs = self.backend.logs(&f, self.config.logs_max_results).map_err(internal)?;
+        let logs = self
+            .backend
+            .logs(&f, self.config.logs_max_results)
+            .map_err(internal)?;
         Ok(logs.iter().map(rpc_indexed_log).collect())
     }
 

@@ -8,14 +8,15 @@ pub mod backend;
 mod convert;
 pub mod error;
 mod eth;
+mod middleware;
 mod pubsub;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use backend::{BackendError, BackendResult, BlockNotification, EthBackend, TxRecord};
-use jsonrpsee::server::{BatchRequestConfig, ServerBuilder, ServerConfig, ServerHandle};
 use jsonrpsee::RpcModule;
+use jsonrpsee::server::{BatchRequestConfig, ServerBuilder, ServerConfig, ServerHandle};
 
 /// Limits of the RPC server. Every one is a bound on work a client can make the node do.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -79,27 +80,61 @@ impl RpcServer {
     }
 }
 
+/// Subscription ids as geth writes them: `0x` and 32 hex digits of randomness.
+#[derive(Debug)]
+struct HexIdProvider;
+
+impl jsonrpsee::core::traits::IdProvider for HexIdProvider {
+    fn next_id(&self) -> jsonrpsee::types::SubscriptionId<'static> {
+        let n: u128 = rand::random();
+        jsonrpsee::types::SubscriptionId::Str(format!("0x{n:032x}").into())
+    }
+}
+
 /// Builds the full method table for a backend (also used by tests without a socket).
 pub fn rpc_module<B: EthBackend>(backend: Arc<B>, config: &RpcConfig) -> RpcModule<()> {
     let mut module = RpcModule::new(());
     let eth = eth::EthRpc::new(backend, config.clone());
-    module.merge(eth::EthApiServer::into_rpc(eth.clone())).expect("eth methods are unique");
-    module.merge(eth::NetApiServer::into_rpc(eth.clone())).expect("net methods are unique");
-    module.merge(eth::Web3ApiServer::into_rpc(eth)).expect("web3 methods are unique");
+    module
+        .merge(eth::EthApiServer::into_rpc(eth.clone()))
+        .expect("eth methods are unique");
+    module
+        .merge(eth::NetApiServer::into_rpc(eth.clone()))
+        .expect("net methods are unique");
+    module
+        .merge(eth::Web3ApiServer::into_rpc(eth))
+        .expect("web3 methods are unique");
     module
 }
 
 /// Starts the HTTP + WebSocket server.
-pub async fn start<B: EthBackend>(backend: Arc<B>, config: &RpcConfig) -> std::io::Result<RpcServer> {
+pub async fn start<B: EthBackend>(
+    backend: Arc<B>,
+    config: &RpcConfig,
+) -> std::io::Result<RpcServer> {
     let server_config = ServerConfig::builder()
         .max_request_body_size(config.max_request_body_bytes)
         .max_response_body_size(config.max_response_body_bytes)
         .max_connections(config.max_connections)
         .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
         .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_size))
+        .set_id_provider(HexIdProvider)
         .build();
-    let server = ServerBuilder::with_config(server_config).build(config.addr).await?;
+    let module = rpc_module(backend, config);
+    let methods: Arc<std::collections::HashSet<String>> =
+        Arc::new(module.method_names().map(str::to_owned).collect());
+    let rpc_middleware =
+        jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer_fn(move |service| {
+            middleware::RpcMiddleware {
+                service,
+                methods: methods.clone(),
+            }
+        });
+    let server = ServerBuilder::with_config(server_config)
+        .set_rpc_middleware(rpc_middleware)
+        .build(config.addr)
+        .await?;
     let local_addr = server.local_addr()?;
-    let handle = server.start(rpc_module(backend, config));
+    let handle = server.start(module);
     Ok(RpcServer { local_addr, handle })
 }

@@ -18,7 +18,9 @@ enum Kind {
 }
 
 fn message(value: &impl serde::Serialize) -> Option<SubscriptionMessage> {
-    serde_json::value::to_raw_value(value).ok().map(SubscriptionMessage::from)
+    serde_json::value::to_raw_value(value)
+        .ok()
+        .map(SubscriptionMessage::from)
 }
 
 pub(crate) async fn subscribe<B: EthBackend>(
@@ -30,12 +32,12 @@ pub(crate) async fn subscribe<B: EthBackend>(
     let kind = match kind.as_str() {
         "newHeads" => Kind::NewHeads,
         "logs" => {
-            let filter: Filter = match params {
-                None => Filter::default(),
-                Some(v) => match serde_json::from_value(v) {
+            let (filter, min_topics) = match params {
+                None => (Filter::default(), 0),
+                Some(v) => match crate::eth::parse_filter(v) {
                     Ok(f) => f,
                     Err(e) => {
-                        pending.reject(invalid_params(format!("invalid logs filter: {e}"))).await;
+                        pending.reject(e).await;
                         return Ok(());
                     }
                 },
@@ -44,12 +46,19 @@ pub(crate) async fn subscribe<B: EthBackend>(
                 from_block: 0,
                 to_block: u64::MAX,
                 addresses: filter.address.iter().copied().collect(),
-                topics: filter.topics.iter().map(|t| t.iter().copied().collect()).collect(),
+                topics: filter
+                    .topics
+                    .iter()
+                    .map(|t| t.iter().copied().collect())
+                    .collect(),
+                min_topics,
             })
         }
         other => {
             pending
-                .reject(invalid_params(format!("unsupported subscription type: {other} (use newHeads or logs)")))
+                .reject(invalid_params(format!(
+                    "unsupported subscription type: {other} (use newHeads or logs)"
+                )))
                 .await;
             return Ok(());
         }
@@ -74,8 +83,16 @@ pub(crate) async fn subscribe<B: EthBackend>(
                 Kind::NewHeads => message(&rpc_header(&block.header)).into_iter().collect(),
                 Kind::Logs(filter) => {
                     let mut logs = Vec::new();
-                    filter.collect_block(block.header.number, block.hash, block.header.timestamp, &block.receipts, &mut logs);
-                    logs.iter().filter_map(|l| message(&rpc_indexed_log(l))).collect()
+                    filter.collect_block(
+                        block.header.number,
+                        block.hash,
+                        block.header.timestamp,
+                        &block.receipts,
+                        &mut logs,
+                    );
+                    logs.iter()
+                        .filter_map(|l| message(&rpc_indexed_log(l)))
+                        .collect()
                 }
             };
             for m in msgs {

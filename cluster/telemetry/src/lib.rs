@@ -26,16 +26,29 @@ impl Drop for TelemetryGuard {
 /// Installs the global subscriber. Call once, inside a tokio runtime when OTLP is wanted.
 pub fn init(service_name: &str) -> anyhow::Result<TelemetryGuard> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let fmt = tracing_subscriber::fmt::layer().with_target(true);
+    // Logs go to stderr (stdout carries the CLI's own output), coloured only on a terminal.
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_target(true)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let otlp_wanted = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").is_ok_and(|v| !v.is_empty());
     if !otlp_wanted {
-        tracing_subscriber::registry().with(filter).with(fmt).try_init()?;
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(fmt)
+            .try_init()?;
         return Ok(TelemetryGuard::default());
     }
-    let exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic().build()?;
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .build()?;
     let provider = SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
-        .with_resource(Resource::builder().with_service_name(service_name.to_string()).build())
+        .with_resource(
+            Resource::builder()
+                .with_service_name(service_name.to_string())
+                .build(),
+        )
         .build();
     let tracer = provider.tracer("rampart");
     opentelemetry::global::set_tracer_provider(provider.clone());
@@ -44,5 +57,7 @@ pub fn init(service_name: &str) -> anyhow::Result<TelemetryGuard> {
         .with(fmt)
         .with(tracing_opentelemetry::layer().with_tracer(tracer))
         .try_init()?;
-    Ok(TelemetryGuard { provider: Some(provider) })
+    Ok(TelemetryGuard {
+        provider: Some(provider),
+    })
 }

@@ -56,7 +56,9 @@ pub fn failure_reason(result: &ExecutionResult) -> Option<String> {
 
 pub fn halt_reason(reason: &HaltReason) -> String {
     match reason {
-        HaltReason::OutOfGas(OutOfGasError::Basic | OutOfGasError::Precompile) => "out of gas".into(),
+        HaltReason::OutOfGas(OutOfGasError::Basic | OutOfGasError::Precompile) => {
+            "out of gas".into()
+        }
         HaltReason::OutOfGas(OutOfGasError::Memory | OutOfGasError::MemoryLimit) => {
             "out of gas: memory".into()
         }
@@ -87,10 +89,16 @@ pub fn invalid_tx_reason(e: &InvalidTransaction) -> String {
             format!("insufficient funds for gas * price + value: balance {balance}, tx cost {fee}")
         }
         InvalidTransaction::CallerGasLimitMoreThanBlock => "exceeds block gas limit".into(),
-        InvalidTransaction::CallGasCostMoreThanGasLimit { initial_gas, gas_limit } => {
+        InvalidTransaction::CallGasCostMoreThanGasLimit {
+            initial_gas,
+            gas_limit,
+        } => {
             format!("intrinsic gas too low: gas {gas_limit}, minimum needed {initial_gas}")
         }
-        InvalidTransaction::GasFloorMoreThanGasLimit { gas_floor, gas_limit } => {
+        InvalidTransaction::GasFloorMoreThanGasLimit {
+            gas_floor,
+            gas_limit,
+        } => {
             format!("intrinsic gas too low: gas {gas_limit}, minimum needed {gas_floor}")
         }
         InvalidTransaction::GasPriceLessThanBasefee => {
@@ -132,14 +140,22 @@ pub fn execute_block<R: StateReader>(
 
     for tx in input.txs {
         if cumulative_gas.saturating_add(tx.gas_limit()) > p.gas_limit {
-            rejected.push(RejectedTx { hash: tx.hash, reason: "block gas limit reached".into(), retry: true });
+            rejected.push(RejectedTx {
+                hash: tx.hash,
+                reason: "block gas limit reached".into(),
+                retry: true,
+            });
             continue;
         }
         let result = match evm.transact_commit(tx_env(tx)) {
             Ok(r) => r,
             Err(EVMError::Transaction(e)) => {
                 debug!(target: "rampart::executor", tx = %tx.hash, reason = %e, "transaction left out");
-                rejected.push(RejectedTx { hash: tx.hash, reason: invalid_tx_reason(&e), retry: false });
+                rejected.push(RejectedTx {
+                    hash: tx.hash,
+                    reason: invalid_tx_reason(&e),
+                    retry: false,
+                });
                 continue;
             }
             Err(EVMError::Database(e)) => return Err(ExecError::State(e.0)),
@@ -178,7 +194,11 @@ pub fn execute_block<R: StateReader>(
     let db = evm.ctx.journaled_state.database;
     let write_set = db.into_write_set();
     let block = seal(input, &included, receipts, write_set, cumulative_gas)?;
-    Ok(BlockOutcome { block, included, rejected })
+    Ok(BlockOutcome {
+        block,
+        included,
+        rejected,
+    })
 }
 
 fn seal(
@@ -196,8 +216,9 @@ fn seal(
     for r in &receipts {
         logs_bloom.accrue_bloom(&r.bloom());
     }
-    let state_commitment = state_commitment(input.parent.state_commitment, &write_set, receipts_root)
-        .map_err(|e| ExecError::Bug(e.to_string()))?;
+    let state_commitment =
+        state_commitment(input.parent.state_commitment, &write_set, receipts_root)
+            .map_err(|e| ExecError::Bug(e.to_string()))?;
     let header = BlockHeader {
         number: p.number,
         parent_hash: input.parent.hash(),

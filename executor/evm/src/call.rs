@@ -95,14 +95,20 @@ fn tx_for(req: &CallRequest, gas: u64, nonce: u64) -> TxEnv {
         },
         caller: req.from.unwrap_or_default(),
         gas_limit: gas,
-        gas_price: if priced { req.max_fee_per_gas.or(req.gas_price).unwrap_or(0) } else { 0 },
+        gas_price: if priced {
+            req.max_fee_per_gas.or(req.gas_price).unwrap_or(0)
+        } else {
+            0
+        },
         kind: call_kind(req.to),
         value: req.value.unwrap_or_default(),
         data: req.data.clone(),
         nonce,
         chain_id: None,
         access_list: req.access_list.clone().unwrap_or_default(),
-        gas_priority_fee: req.max_fee_per_gas.map(|_| req.max_priority_fee_per_gas.unwrap_or(0)),
+        gas_priority_fee: req
+            .max_fee_per_gas
+            .map(|_| req.max_priority_fee_per_gas.unwrap_or(0)),
         blob_hashes: Vec::new(),
         max_fee_per_blob_gas: 0,
         authorization_list: Vec::new(),
@@ -145,9 +151,19 @@ fn run<R: StateReader>(
     let (status, output) = match result {
         ExecutionResult::Success { output, .. } => (CallStatus::Success, output.into_data()),
         ExecutionResult::Revert { output, .. } => (CallStatus::Revert, output),
-        ExecutionResult::Halt { reason, .. } => (CallStatus::Halt(halt_code(&reason)), Bytes::new()),
+        ExecutionResult::Halt { reason, .. } => {
+            (CallStatus::Halt(halt_code(&reason)), Bytes::new())
+        }
     };
-    Ok((CallOutcome { status, gas_used, output, logs }, db))
+    Ok((
+        CallOutcome {
+            status,
+            gas_used,
+            output,
+            logs,
+        },
+        db,
+    ))
 }
 
 fn halt_code(reason: &HaltReason) -> String {

@@ -59,12 +59,20 @@ mod tests {
 
     #[test]
     fn fork_schedule_by_timestamp() {
-        let c = ChainConfig { chain_id: 1, prague_time: Some(100), osaka_time: Some(200) };
+        let c = ChainConfig {
+            chain_id: 1,
+            prague_time: Some(100),
+            osaka_time: Some(200),
+        };
         assert_eq!(c.fork_at(0), Fork::Cancun);
         assert_eq!(c.fork_at(99), Fork::Cancun);
         assert_eq!(c.fork_at(100), Fork::Prague);
         assert_eq!(c.fork_at(250), Fork::Osaka);
-        let c = ChainConfig { chain_id: 1, prague_time: None, osaka_time: None };
+        let c = ChainConfig {
+            chain_id: 1,
+            prague_time: None,
+            osaka_time: None,
+        };
         assert_eq!(c.fork_at(u64::MAX), Fork::Cancun);
     }
 }

@@ -157,7 +157,9 @@ impl<R: StateReader> Database for BlockDb<R> {
             return Ok(b.clone());
         }
         let code = self.code(&code_hash)?.ok_or_else(|| {
-            DbError(StateError(format!("code {code_hash} referenced by an account is missing")))
+            DbError(StateError(format!(
+                "code {code_hash} referenced by an account is missing"
+            )))
         })?;
         let bytecode = to_bytecode(code);
         self.bytecode_cache.insert(code_hash, bytecode.clone());
@@ -188,7 +190,9 @@ impl<R: StateReader> DatabaseRef for BlockDb<R> {
 
     fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, DbError> {
         let code = self.code(&code_hash)?.ok_or_else(|| {
-            DbError(StateError(format!("code {code_hash} referenced by an account is missing")))
+            DbError(StateError(format!(
+                "code {code_hash} referenced by an account is missing"
+            )))
         })?;
         Ok(to_bytecode(code))
     }

@@ -74,6 +74,32 @@ pub struct ExecutedBlock {
 }
 
 impl ExecutedBlock {
+    /// Size in bytes of the block's RLP encoding (header, transactions, no uncles, no
+    /// withdrawals), as `eth_getBlockBy*` reports it.
+    pub fn rlp_size(&self) -> u64 {
+        use alloy_rlp::Encodable;
+        let header_len = self.header.to_eth_header().length();
+        let list = |payload: usize| alloy_rlp::length_of_length(payload) + payload;
+        let txs: usize = self
+            .transactions
+            .iter()
+            // Typed transactions are RLP strings inside the list; legacy ones are lists already.
+            .map(|t| {
+                if t.first().is_some_and(|b| *b < 0x7f) {
+                    alloy_rlp::Header {
+                        list: false,
+                        payload_length: t.len(),
+                    }
+                    .length()
+                        + t.len()
+                } else {
+                    t.len()
+                }
+            })
+            .sum();
+        (list(header_len + list(txs) + list(0) + list(0))) as u64
+    }
+
     /// Checks the invariants that tie the parts together; a failure is a bug in whoever built it.
     pub fn check_consistency(&self) -> Result<(), String> {
         if self.transactions.len() != self.receipts.len() {
@@ -85,7 +111,10 @@ impl ExecutedBlock {
             ));
         }
         if self.header.hash() != self.hash {
-            return Err(format!("block {}: hash does not match header", self.header.number));
+            return Err(format!(
+                "block {}: hash does not match header",
+                self.header.number
+            ));
         }
         Ok(())
     }

@@ -38,12 +38,17 @@ mod tests {
     fn write_set_round_trips() {
         let mut ws = WriteSet::default();
         let mut aw = AccountWrite {
-            info: Some(Account { nonce: 3, balance: U256::from(7), code_hash: B256::repeat_byte(1) }),
+            info: Some(Account {
+                nonce: 3,
+                balance: U256::from(7),
+                code_hash: B256::repeat_byte(1),
+            }),
             ..Default::default()
         };
         aw.storage.insert(U256::from(1), U256::from(2));
         ws.accounts.insert(Address::repeat_byte(9), aw);
-        ws.codes.insert(B256::repeat_byte(1), Bytes::from_static(&[0x60, 0x00]));
+        ws.codes
+            .insert(B256::repeat_byte(1), Bytes::from_static(&[0x60, 0x00]));
         let bytes = encode(&ws).expect("encode");
         let back: WriteSet = decode(&bytes).expect("decode");
         assert_eq!(back, ws);

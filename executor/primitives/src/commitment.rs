@@ -35,13 +35,26 @@ mod tests {
     fn commitment_depends_on_every_input() {
         let empty = WriteSet::default();
         let base = state_commitment(B256::ZERO, &empty, B256::ZERO).expect("commit");
-        assert_ne!(base, state_commitment(B256::repeat_byte(1), &empty, B256::ZERO).expect("c"));
-        assert_ne!(base, state_commitment(B256::ZERO, &empty, B256::repeat_byte(1)).expect("c"));
+        assert_ne!(
+            base,
+            state_commitment(B256::repeat_byte(1), &empty, B256::ZERO).expect("c")
+        );
+        assert_ne!(
+            base,
+            state_commitment(B256::ZERO, &empty, B256::repeat_byte(1)).expect("c")
+        );
         let mut ws = WriteSet::default();
         ws.accounts.insert(Address::ZERO, AccountWrite::default());
-        assert_ne!(base, state_commitment(B256::ZERO, &ws, B256::ZERO).expect("c"));
+        assert_ne!(
+            base,
+            state_commitment(B256::ZERO, &ws, B256::ZERO).expect("c")
+        );
         let mut ws2 = ws.clone();
-        ws2.accounts.get_mut(&Address::ZERO).expect("present").storage.insert(U256::ONE, U256::ONE);
+        ws2.accounts
+            .get_mut(&Address::ZERO)
+            .expect("present")
+            .storage
+            .insert(U256::ONE, U256::ONE);
         assert_ne!(
             state_commitment(B256::ZERO, &ws, B256::ZERO).expect("c"),
             state_commitment(B256::ZERO, &ws2, B256::ZERO).expect("c")
@@ -53,10 +66,12 @@ mod tests {
         let mut a = WriteSet::default();
         let mut b = WriteSet::default();
         for i in 0..50u8 {
-            a.accounts.insert(Address::repeat_byte(i), AccountWrite::default());
+            a.accounts
+                .insert(Address::repeat_byte(i), AccountWrite::default());
         }
         for i in (0..50u8).rev() {
-            b.accounts.insert(Address::repeat_byte(i), AccountWrite::default());
+            b.accounts
+                .insert(Address::repeat_byte(i), AccountWrite::default());
         }
         assert_eq!(
             state_commitment(B256::ZERO, &a, B256::ZERO).expect("c"),

@@ -24,6 +24,5 @@ pub use write_set::{AccountWrite, WriteSet};
 pub use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 
 /// Keccak-256 of the empty byte string: the code hash of an account without code.
-pub const KECCAK_EMPTY: B256 = alloy_primitives::b256!(
-    "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
-);
+pub const KECCAK_EMPTY: B256 =
+    alloy_primitives::b256!("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");

@@ -19,7 +19,11 @@ impl LogEntry {
 
 impl From<&Log> for LogEntry {
     fn from(log: &Log) -> Self {
-        Self { address: log.address, topics: log.topics().to_vec(), data: log.data.data.clone() }
+        Self {
+            address: log.address,
+            topics: log.topics().to_vec(),
+            data: log.data.data.clone(),
+        }
     }
 }
 
@@ -62,7 +66,10 @@ impl StoredReceipt {
             cumulative_gas_used: self.cumulative_gas_used,
             logs: self.logs.iter().map(LogEntry::to_alloy).collect(),
         };
-        let with_bloom = ReceiptWithBloom { receipt, logs_bloom: self.bloom() };
+        let with_bloom = ReceiptWithBloom {
+            receipt,
+            logs_bloom: self.bloom(),
+        };
         match self.tx_type {
             1 => ReceiptEnvelope::Eip2930(with_bloom),
             2 => ReceiptEnvelope::Eip1559(with_bloom),
@@ -102,10 +109,16 @@ pub struct LogFilter {
     pub to_block: u64,
     pub addresses: Vec<Address>,
     pub topics: Vec<Vec<B256>>,
+    /// A log with fewer topics than the filter names positions (wildcards included) never
+    /// matches, as in geth: `[A, null]` wants at least two topics.
+    pub min_topics: usize,
 }
 
 impl LogFilter {
     pub fn matches(&self, log: &LogEntry) -> bool {
+        if log.topics.len() < self.min_topics {
+            return false;
+        }
         if !self.addresses.is_empty() && !self.addresses.contains(&log.address) {
             return false;
         }

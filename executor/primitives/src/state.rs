@@ -77,7 +77,11 @@ impl StateReader for MemoryState {
         Ok(self.accounts.get(address).copied())
     }
     fn storage(&self, address: &Address, slot: &U256) -> Result<U256, StateError> {
-        Ok(self.storage.get(&(*address, *slot)).copied().unwrap_or_default())
+        Ok(self
+            .storage
+            .get(&(*address, *slot))
+            .copied()
+            .unwrap_or_default())
     }
     fn code(&self, code_hash: &B256) -> Result<Option<Bytes>, StateError> {
         Ok(self.codes.get(code_hash).cloned())

@@ -32,7 +32,8 @@ impl RecoveredTx {
         if raw.is_empty() {
             return Err(TxDecodeError::Rlp("empty transaction".into()));
         }
-        let envelope = TxEnvelope::decode_2718_exact(raw).map_err(|e| TxDecodeError::Rlp(e.to_string()))?;
+        let envelope =
+            TxEnvelope::decode_2718_exact(raw).map_err(|e| TxDecodeError::Rlp(e.to_string()))?;
         if envelope.is_eip4844() {
             return Err(TxDecodeError::BlobNotSupported);
         }
@@ -40,7 +41,12 @@ impl RecoveredTx {
             .recover_signer()
             .map_err(|e| TxDecodeError::InvalidSignature(e.to_string()))?;
         let hash = *envelope.tx_hash();
-        Ok(Self { envelope, sender, hash, raw: Bytes::copy_from_slice(raw) })
+        Ok(Self {
+            envelope,
+            sender,
+            hash,
+            raw: Bytes::copy_from_slice(raw),
+        })
     }
 
     /// Builds from an envelope already in hand (tests, block replay).

@@ -36,6 +36,10 @@ impl WriteSet {
 
     /// Number of account and slot writes, for metrics and bounds.
     pub fn len(&self) -> usize {
-        self.accounts.values().map(|a| 1 + a.storage.len()).sum::<usize>() + self.codes.len()
+        self.accounts
+            .values()
+            .map(|a| 1 + a.storage.len())
+            .sum::<usize>()
+            + self.codes.len()
     }
 }
