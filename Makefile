@@ -9,7 +9,7 @@ export CARGO_TARGET_DIR ?= /var/tmp/rampart-target
 
 dev:
 	./scripts/setup.sh build
-	cargo build --release -p rampart
+	cargo build --release --workspace --bins
 	$(CARGO_TARGET_DIR)/release/rampart dev $(ARGS)
 
 test:

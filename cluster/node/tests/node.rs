@@ -1,0 +1,127 @@
+//! The node in-process: ingress checks, block production, restart on the same data dir.
+
+use std::time::Duration;
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, Bytes, TxKind, U256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use rampart_node::{Node, NodeConfig, dev_signers};
+use rampart_rpc::{BackendError, EthBackend};
+
+fn config() -> NodeConfig {
+    let mut c = NodeConfig::default();
+    c.rpc.addr = "127.0.0.1:0".parse().expect("addr");
+    c.block.interval_ms = 20;
+    c
+}
+
+fn transfer(k: &PrivateKeySigner, nonce: u64, chain_id: u64, to: Address, value: u64) -> Bytes {
+    let tx = TxEip1559 {
+        chain_id,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 3_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(to),
+        value: U256::from(value),
+        access_list: Default::default(),
+        input: Bytes::new(),
+    };
+    let sig = k.sign_hash_sync(&tx.signature_hash()).expect("sign");
+    TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
+}
+
+async fn wait_receipt(node: &Node, hash: alloy_primitives::B256) -> rampart_primitives::StoredReceipt {
+    for _ in 0..500 {
+        if let Some((r, _, _)) = node.backend.receipt(&hash).expect("read") {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no receipt for {hash}");
+}
+
+fn rejected(r: Result<alloy_primitives::B256, BackendError>) -> String {
+    match r {
+        Err(BackendError::Rejected(m)) => m,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingress_rejects_bad_transactions_with_geth_messages() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = Node::start(config(), dir.path()).await.expect("start");
+    let b = &node.backend;
+    let keys = dev_signers();
+    let k = &keys[0];
+    let to = Address::repeat_byte(7);
+
+    assert!(rejected(b.send_raw_transaction(Bytes::from_static(&[0xde, 0xad]))).starts_with("rlp:"));
+    assert!(rejected(b.send_raw_transaction(transfer(k, 0, 1, to, 1))).starts_with("invalid chain id"));
+    let big = Bytes::from(vec![0u8; 200 * 1024]);
+    assert!(rejected(b.send_raw_transaction(big)).starts_with("oversized data"));
+    // Pre-EIP-155 legacy transaction.
+    let legacy = TxLegacy {
+        chain_id: None,
+        nonce: 0,
+        gas_price: 3_000_000_000,
+        gas_limit: 21_000,
+        to: TxKind::Call(to),
+        value: U256::ONE,
+        input: Bytes::new(),
+    };
+    let sig = k.sign_hash_sync(&legacy.signature_hash()).expect("sign");
+    let raw: Bytes = TxEnvelope::from(legacy.into_signed(sig)).encoded_2718().into();
+    assert!(rejected(b.send_raw_transaction(raw)).contains("EIP-155"));
+    let poor = PrivateKeySigner::random();
+    assert!(rejected(b.send_raw_transaction(transfer(&poor, 0, 31337, to, 1))).starts_with("insufficient funds"));
+    assert!(rejected(b.send_raw_transaction(transfer(k, 5_000, 31337, to, 1))).starts_with("nonce too high"));
+
+    // Nothing of that reached the chain; a good transaction still goes through.
+    let hash = b.send_raw_transaction(transfer(k, 0, 31337, to, 5)).expect("accepted");
+    assert_eq!(rejected(b.send_raw_transaction(transfer(k, 0, 31337, to, 5))), "already known");
+    let r = wait_receipt(&node, hash).await;
+    assert!(r.success);
+    assert_eq!(b.balance(&to, b.head_number().expect("head")).expect("balance"), U256::from(5));
+    assert!(rejected(b.send_raw_transaction(transfer(k, 0, 31337, to, 6))).starts_with("nonce too low"));
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_transactions_share_blocks_and_survive_restart() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let keys = dev_signers();
+    let to = Address::repeat_byte(9);
+    let (hashes, head) = {
+        let node = Node::start(config(), dir.path()).await.expect("start");
+        let mut hashes = Vec::new();
+        for (i, k) in keys.iter().take(10).enumerate() {
+            for nonce in 0..5 {
+                hashes.push(node.backend.send_raw_transaction(transfer(k, nonce, 31337, to, i as u64 + 1)).expect("accepted"));
+            }
+        }
+        let mut blocks = std::collections::BTreeSet::new();
+        for h in &hashes {
+            wait_receipt(&node, *h).await;
+            let t = node.backend.transaction(h).expect("read").expect("tx");
+            blocks.insert(t.location.expect("included").block_number);
+        }
+        assert!(blocks.len() < hashes.len(), "50 transactions must not take 50 blocks");
+        let head = node.backend.head_number().expect("head");
+        node.shutdown().await;
+        (hashes, head)
+    };
+    let node = Node::start(config(), dir.path()).await.expect("restart");
+    assert!(node.backend.head_number().expect("head") >= head);
+    for h in &hashes {
+        assert!(node.backend.receipt(h).expect("read").is_some(), "receipt of {h} kept");
+    }
+    let expected: u64 = (1..=10u64).map(|v| v * 5).sum();
+    let now = node.backend.head_number().expect("head");
+    assert_eq!(node.backend.balance(&to, now).expect("balance"), U256::from(expected));
+    assert_eq!(node.backend.nonce(&keys[0].address(), now).expect("nonce"), 5);
+    node.shutdown().await;
+}
