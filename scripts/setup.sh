@@ -2,6 +2,7 @@
 # Installs what building and testing Rampart needs on a fresh Debian bookworm machine.
 # Idempotent: quick when everything is already there.
 #   scripts/setup.sh build   system packages for the Rust build (libclang for RocksDB's bindings)
+#                            and RocksDB's static library, built once (scripts/rocksdb.sh)
 #   scripts/setup.sh all     + Node packages (solc, ethers, OpenZeppelin, Hardhat) + Python venv (web3.py)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,6 +18,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
+"$ROOT/scripts/rocksdb.sh"
 
 [ "$WHAT" = build ] && exit 0
 
