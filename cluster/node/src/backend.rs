@@ -1,6 +1,7 @@
 //! The node's answers to RPC: reads from the store, calls on snapshots, ingress into the pool.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 
 use alloy_consensus::Transaction as _;
 use alloy_primitives::{Address, B256, Bytes, U256};
@@ -31,6 +32,7 @@ pub struct NodeBackend {
     pub(crate) blocks: broadcast::Sender<Arc<BlockNotification>>,
     /// Wakes the block producer early when a full block's worth of transactions waits.
     pub(crate) wake_producer: Arc<tokio::sync::Notify>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 fn internal(e: impl std::fmt::Display) -> BackendError {
@@ -435,8 +437,14 @@ impl EthBackend for NodeBackend {
         let _span =
             info_span!(target: "rampart::ingress", "ingress.check", size = raw.len()).entered();
         let r = self.admit(&raw);
-        if let Err(e) = &r {
-            debug!(target: "rampart::ingress", error = %e, "transaction rejected");
+        match &r {
+            Ok(_) => {
+                self.metrics.txs_accepted_total.fetch_add(1, Relaxed);
+            }
+            Err(e) => {
+                self.metrics.txs_rejected_at_ingress_total.fetch_add(1, Relaxed);
+                debug!(target: "rampart::ingress", error = %e, "transaction rejected");
+            }
         }
         r
     }

@@ -20,6 +20,14 @@ pub struct NodeConfig {
     pub ingress: IngressConfig,
     pub storage: StorageConfig,
     pub fees: FeeConfig,
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Where Prometheus metrics are served (`GET /metrics`); off when absent (default off).
+    pub addr: Option<std::net::SocketAddr>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

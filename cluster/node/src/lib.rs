@@ -7,6 +7,7 @@ pub mod backend;
 pub mod config;
 pub mod executor_actor;
 pub mod genesis;
+pub mod metrics;
 pub mod producer;
 
 use std::net::SocketAddr;
@@ -43,7 +44,10 @@ pub enum NodeError {
 pub struct Node {
     pub backend: Arc<NodeBackend>,
     pub rpc_addr: SocketAddr,
+    /// Where `GET /metrics` is served, if enabled.
+    pub metrics_addr: Option<SocketAddr>,
     rpc: RpcServer,
+    metrics_task: Option<tokio::task::JoinHandle<()>>,
     shutdown: watch::Sender<bool>,
     producer: tokio::task::JoinHandle<()>,
     executor: Arc<executor_actor::ExecutorHandle>,
@@ -87,7 +91,17 @@ impl Node {
             config: config.clone(),
             blocks,
             wake_producer: Arc::new(tokio::sync::Notify::new()),
+            metrics: Arc::new(metrics::Metrics::default()),
         });
+        backend.metrics.head_block.store(head.number, std::sync::atomic::Ordering::Relaxed);
+        let (metrics_addr, metrics_task) = match config.metrics.addr {
+            Some(addr) => {
+                let listener = metrics::bind(addr).await.map_err(NodeError::Rpc)?;
+                let local = listener.local_addr().map_err(NodeError::Rpc)?;
+                (Some(local), Some(tokio::spawn(metrics::serve(listener, backend.metrics.clone()))))
+            }
+            None => (None, None),
+        };
         let rpc = rampart_rpc::start(backend.clone(), &config.rpc)
             .await
             .map_err(NodeError::Rpc)?;
@@ -100,7 +114,9 @@ impl Node {
         Ok(Self {
             backend,
             rpc_addr: rpc.local_addr,
+            metrics_addr,
             rpc,
+            metrics_task,
             shutdown,
             producer,
             executor,
@@ -113,6 +129,9 @@ impl Node {
         let _ = self.producer.await;
         self.rpc.stop();
         self.rpc.handle.clone().stopped().await;
+        if let Some(t) = self.metrics_task {
+            t.abort();
+        }
         if let Ok(mut executor) = Arc::try_unwrap(self.executor) {
             executor.stop();
         }

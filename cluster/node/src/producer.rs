@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use alloy_primitives::{Address, Bytes};
@@ -65,6 +66,7 @@ pub async fn produce_block(
     };
     let number = params.number;
     let candidates = txs.len();
+    let started = std::time::Instant::now();
     let outcome = executor
         .send(ExecuteBlock {
             parent,
@@ -73,6 +75,7 @@ pub async fn produce_block(
             extra_data: Bytes::new(),
         })
         .await??;
+    node.metrics.block_execute_seconds.observe(started.elapsed());
 
     let dropped: Vec<_> = outcome
         .rejected
@@ -90,12 +93,22 @@ pub async fn produce_block(
 
     let block = Arc::new(outcome.block);
     let to_commit = block.clone();
+    let commit_started = std::time::Instant::now();
     let store = node.store.clone();
     tokio::task::spawn_blocking(move || {
         let _span = info_span!(target: "rampart::storage", "storage.commit_block", number = to_commit.header.number).entered();
         store.apply_block(&to_commit, None)
     })
     .await??;
+    let m = &node.metrics;
+    m.block_commit_seconds.observe(commit_started.elapsed());
+    m.block_build_seconds.observe(started.elapsed());
+    m.blocks_committed_total.fetch_add(1, Relaxed);
+    m.txs_committed_total.fetch_add(block.receipts.len() as u64, Relaxed);
+    m.txs_failed_total.fetch_add(block.receipts.iter().filter(|r| !r.success).count() as u64, Relaxed);
+    m.txs_dropped_at_execution_total.fetch_add(dropped.len() as u64, Relaxed);
+    m.gas_used_total.fetch_add(block.header.gas_used, Relaxed);
+    m.head_block.store(block.header.number, Relaxed);
 
     let mut committed: BTreeMap<Address, u64> = BTreeMap::new();
     for tx in &outcome.included {
@@ -103,6 +116,7 @@ pub async fn produce_block(
         *next = (*next).max(tx.nonce() + 1);
     }
     node.pool.on_committed(committed);
+    m.mempool_txs.store(node.pool.len() as u64, Relaxed);
     if block.transactions.is_empty() {
         tracing::debug!(target: "rampart::node", number, hash = %block.hash, "empty block committed");
     } else {

@@ -125,3 +125,27 @@ async fn many_transactions_share_blocks_and_survive_restart() {
     assert_eq!(node.backend.nonce(&keys[0].address(), now).expect("nonce"), 5);
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_blocks_and_transactions() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut c = config();
+    c.metrics.addr = Some("127.0.0.1:0".parse().expect("addr"));
+    let node = Node::start(c, dir.path()).await.expect("start");
+    let keys = dev_signers();
+    let hash = node.backend.send_raw_transaction(transfer(&keys[3], 0, 31337, Address::repeat_byte(1), 1)).expect("ok");
+    let _ = node.backend.send_raw_transaction(Bytes::from_static(&[1, 2, 3]));
+    wait_receipt(&node, hash).await;
+    let addr = node.metrics_addr.expect("metrics enabled");
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n").await.expect("write");
+    let mut body = String::new();
+    s.read_to_string(&mut body).await.expect("read");
+    assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+    assert!(body.contains("rampart_txs_committed_total 1"), "{body}");
+    assert!(body.contains("rampart_txs_accepted_total 1"), "{body}");
+    assert!(body.contains("rampart_txs_rejected_at_ingress_total 1"), "{body}");
+    assert!(body.contains("rampart_blocks_committed_total 1"), "{body}");
+    node.shutdown().await;
+}
