@@ -33,6 +33,10 @@ pub struct NodeBackend {
     /// Wakes the block producer early when a full block's worth of transactions waits.
     pub(crate) wake_producer: Arc<tokio::sync::Notify>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Keys of the development accounts (`rampart dev` only; empty otherwise).
+    pub(crate) dev_keys: Vec<alloy_signer_local::PrivateKeySigner>,
+    /// Serialises `eth_sendTransaction` so concurrent calls from one account get distinct nonces.
+    pub(crate) send_lock: tokio::sync::Mutex<()>,
 }
 
 fn internal(e: impl std::fmt::Display) -> BackendError {
@@ -447,6 +451,62 @@ impl EthBackend for NodeBackend {
             }
         }
         r
+    }
+
+    fn accounts(&self) -> Vec<Address> {
+        self.dev_keys.iter().map(|k| k.address()).collect()
+    }
+
+    async fn send_transaction(&self, mut req: TransactionRequest) -> BackendResult<B256> {
+        use alloy_consensus::{SignableTransaction, TypedTransaction};
+        use alloy_eips::eip2718::Encodable2718;
+        use alloy_signer::SignerSync;
+        let from = req.from.ok_or_else(|| BackendError::InvalidParams("missing \"from\"".into()))?;
+        let key = self
+            .dev_keys
+            .iter()
+            .find(|k| k.address() == from)
+            .ok_or_else(|| BackendError::Rejected("unknown account".into()))?
+            .clone();
+        let _guard = self.send_lock.lock().await;
+        req.chain_id.get_or_insert(self.spec.chain.chain_id);
+        if req.nonce.is_none() {
+            req.nonce = Some(self.pending_nonce(&from)?);
+        }
+        if req.gas_price.is_none() && req.max_fee_per_gas.is_none() {
+            let tip = self.suggested_tip();
+            let tip = *req.max_priority_fee_per_gas.get_or_insert(tip);
+            req.max_fee_per_gas = Some(2 * self.spec.base_fee as u128 + tip);
+        } else if req.max_fee_per_gas.is_some() && req.max_priority_fee_per_gas.is_none() {
+            req.max_priority_fee_per_gas = Some(0);
+        }
+        if req.gas.is_none() {
+            let head = self.head_number()?;
+            req.gas = Some(self.estimate_gas(req.clone(), head, None).await?);
+        }
+        let typed = req
+            .build_typed_tx()
+            .map_err(|_| BackendError::InvalidParams("transaction request is incomplete".into()))?;
+        let sign = |hash: B256| key.sign_hash_sync(&hash).map_err(internal);
+        let envelope: alloy_consensus::TxEnvelope = match typed {
+            TypedTransaction::Legacy(t) => t.clone().into_signed(sign(t.signature_hash())?).into(),
+            TypedTransaction::Eip2930(t) => t.clone().into_signed(sign(t.signature_hash())?).into(),
+            TypedTransaction::Eip1559(t) => t.clone().into_signed(sign(t.signature_hash())?).into(),
+            TypedTransaction::Eip7702(t) => t.clone().into_signed(sign(t.signature_hash())?).into(),
+            _ => return Err(BackendError::Rejected("transaction type not supported".into())),
+        };
+        self.send_raw_transaction(envelope.encoded_2718().into())
+    }
+
+    fn sign_message(&self, address: &Address, message: &[u8]) -> BackendResult<Bytes> {
+        use alloy_signer::SignerSync;
+        let key = self
+            .dev_keys
+            .iter()
+            .find(|k| k.address() == *address)
+            .ok_or_else(|| BackendError::Rejected("unknown account".into()))?;
+        let sig = key.sign_message_sync(message).map_err(internal)?;
+        Ok(Bytes::from(sig.as_bytes().to_vec()))
     }
 
     fn suggested_tip(&self) -> u128 {

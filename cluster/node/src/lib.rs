@@ -92,6 +92,8 @@ impl Node {
             blocks,
             wake_producer: Arc::new(tokio::sync::Notify::new()),
             metrics: Arc::new(metrics::Metrics::default()),
+            dev_keys: if config.genesis.is_none() { dev_signers() } else { Vec::new() },
+            send_lock: tokio::sync::Mutex::new(()),
         });
         backend.metrics.head_block.store(head.number, std::sync::atomic::Ordering::Relaxed);
         let (metrics_addr, metrics_task) = match config.metrics.addr {

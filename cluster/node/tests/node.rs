@@ -149,3 +149,29 @@ async fn metrics_count_blocks_and_transactions() {
     assert!(body.contains("rampart_blocks_committed_total 1"), "{body}");
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_accounts_sign_and_send_for_tools_that_use_remote_accounts() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = Node::start(config(), dir.path()).await.expect("start");
+    let b = &node.backend;
+    let accounts = b.accounts();
+    assert_eq!(accounts.len(), 20);
+    assert_eq!(accounts[0], dev_signers()[0].address());
+    let to = Address::repeat_byte(0x42);
+    let req = alloy_rpc_types_eth::TransactionRequest::default().from(accounts[5]).to(to).value(U256::from(9));
+    let (h1, h2) = tokio::join!(b.send_transaction(req.clone()), b.send_transaction(req.clone()));
+    let (h1, h2) = (h1.expect("first"), h2.expect("second"));
+    assert_ne!(h1, h2, "concurrent sends get distinct nonces");
+    wait_receipt(&node, h1).await;
+    wait_receipt(&node, h2).await;
+    let head = b.head_number().expect("head");
+    assert_eq!(b.balance(&to, head).expect("balance"), U256::from(18));
+    // Unknown accounts are refused; signatures recover to the account.
+    let stranger = alloy_rpc_types_eth::TransactionRequest::default().from(to).to(to);
+    assert!(matches!(b.send_transaction(stranger).await, Err(BackendError::Rejected(m)) if m == "unknown account"));
+    let sig = b.sign_message(&accounts[1], b"hello").expect("sign");
+    let sig = alloy_primitives::Signature::try_from(sig.as_ref()).expect("65 bytes");
+    assert_eq!(sig.recover_address_from_msg(b"hello").expect("recover"), accounts[1]);
+    node.shutdown().await;
+}

@@ -93,6 +93,13 @@ pub trait EthBackend: Send + Sync + 'static {
     /// Decodes, checks and queues a signed transaction; returns its hash.
     fn send_raw_transaction(&self, raw: Bytes) -> BackendResult<B256>;
 
+    /// Accounts whose keys the node holds (only the development accounts of `rampart dev`).
+    fn accounts(&self) -> Vec<Address>;
+    /// Fills in (nonce, gas, fees, chain id), signs with a held key and queues a transaction.
+    fn send_transaction(&self, request: TransactionRequest) -> impl Future<Output = BackendResult<B256>> + Send;
+    /// EIP-191 `personal_sign` of `message` with a held key.
+    fn sign_message(&self, address: &Address, message: &[u8]) -> BackendResult<Bytes>;
+
     /// Suggested tip per gas (`eth_maxPriorityFeePerGas`).
     fn suggested_tip(&self) -> u128;
     /// Base fee the next block will charge.

@@ -79,6 +79,10 @@ pub trait EthApi {
 
     #[method(name = "sendRawTransaction")]
     fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256>;
+    #[method(name = "sendTransaction")]
+    async fn send_transaction(&self, request: TransactionRequest) -> RpcResult<B256>;
+    #[method(name = "sign")]
+    fn sign(&self, address: Address, message: Bytes) -> RpcResult<Bytes>;
 
     #[method(name = "getTransactionByHash")]
     fn get_transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>>;
@@ -123,6 +127,12 @@ pub trait EthApi {
         kind: String,
         params: Option<serde_json::Value>,
     ) -> SubscriptionResult;
+}
+
+#[rpc(server, namespace = "personal")]
+pub trait PersonalApi {
+    #[method(name = "sign")]
+    fn sign(&self, message: Bytes, address: Address) -> RpcResult<Bytes>;
 }
 
 #[rpc(server, namespace = "net")]
@@ -397,8 +407,9 @@ impl<B: EthBackend> EthApiServer for EthRpc<B> {
     }
 
     fn accounts(&self) -> RpcResult<Vec<Address>> {
-        // The node holds no keys: clients sign locally and use eth_sendRawTransaction.
-        Ok(Vec::new())
+        // Only `rampart dev` holds keys (the public development accounts); a production node
+        // holds none and clients sign locally.
+        Ok(self.backend.accounts())
     }
 
     fn gas_price(&self) -> RpcResult<U256> {
@@ -560,6 +571,15 @@ impl<B: EthBackend> EthApiServer for EthRpc<B> {
         self.backend.send_raw_transaction(raw).map_err(Into::into)
     }
 
+    #[instrument(target = "rampart::rpc", name = "rpc.eth_sendTransaction", skip_all)]
+    async fn send_transaction(&self, request: TransactionRequest) -> RpcResult<B256> {
+        self.backend.send_transaction(request).await.map_err(Into::into)
+    }
+
+    fn sign(&self, address: Address, message: Bytes) -> RpcResult<Bytes> {
+        self.backend.sign_message(&address, &message).map_err(Into::into)
+    }
+
     fn get_transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
         let Some(mut record): Option<TxRecord> =
             self.backend.transaction(&hash).map_err(internal)?
@@ -688,6 +708,12 @@ impl<B: EthBackend> EthApiServer for EthRpc<B> {
         params: Option<serde_json::Value>,
     ) -> SubscriptionResult {
         crate::pubsub::subscribe(self, pending, kind, params).await
+    }
+}
+
+impl<B: EthBackend> PersonalApiServer for EthRpc<B> {
+    fn sign(&self, message: Bytes, address: Address) -> RpcResult<Bytes> {
+        self.backend.sign_message(&address, &message).map_err(Into::into)
     }
 }
 
