@@ -470,6 +470,8 @@ impl EthBackend for NodeBackend {
             .clone();
         let _guard = self.send_lock.lock().await;
         req.chain_id.get_or_insert(self.spec.chain.chain_id);
+        // No `to` is a contract creation (alloy's builder wants that said explicitly).
+        req.to.get_or_insert(alloy_primitives::TxKind::Create);
         if req.nonce.is_none() {
             req.nonce = Some(self.pending_nonce(&from)?);
         }
