@@ -32,7 +32,11 @@ pub fn parse_key(s: &str) -> anyhow::Result<PrivateKeySigner> {
     let h = s.trim();
     let h = h.strip_prefix("0x").unwrap_or(h);
     let bytes = hex::decode(h).map_err(|e| anyhow::anyhow!("--key is not hex: {e}"))?;
-    anyhow::ensure!(bytes.len() == 32, "--key must be 32 bytes, got {}", bytes.len());
+    anyhow::ensure!(
+        bytes.len() == 32,
+        "--key must be 32 bytes, got {}",
+        bytes.len()
+    );
     PrivateKeySigner::from_bytes(&B256::from_slice(&bytes))
         .map_err(|e| anyhow::anyhow!("--key is not a valid secp256k1 key: {e}"))
 }

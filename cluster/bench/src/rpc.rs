@@ -29,8 +29,6 @@ pub struct ReceiptLite {
     #[serde(default)]
     pub status: Option<U64>,
     #[serde(default)]
-    pub block_number: Option<U64>,
-    #[serde(default)]
     pub contract_address: Option<Address>,
 }
 
@@ -88,7 +86,10 @@ impl Rpc {
     }
 
     pub async fn block_number(&self) -> anyhow::Result<u64> {
-        Ok(self.req::<U64>("eth_blockNumber", rpc_params![]).await?.to())
+        Ok(self
+            .req::<U64>("eth_blockNumber", rpc_params![])
+            .await?
+            .to())
     }
 
     /// Block `n` with transaction hashes; `None` when it does not exist (yet).

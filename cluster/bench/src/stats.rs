@@ -63,7 +63,11 @@ pub struct Pacer {
 impl Pacer {
     pub fn new(rate: f64) -> Self {
         Self {
-            rate: if rate.is_finite() && rate > 0.0 { rate } else { 0.0 },
+            rate: if rate.is_finite() && rate > 0.0 {
+                rate
+            } else {
+                0.0
+            },
         }
     }
     pub fn is_paced(&self) -> bool {
@@ -124,7 +128,11 @@ pub fn top_errors<'a>(msgs: impl IntoIterator<Item = &'a str>, limit: usize) -> 
         .into_iter()
         .map(|(message, count)| ErrorCount { message, count })
         .collect();
-    v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.message.cmp(&b.message)));
+    v.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.message.cmp(&b.message))
+    });
     v.truncate(limit);
     v
 }

@@ -22,6 +22,9 @@ struct Cli {
 enum Command {
     /// Run one development node with the well-known prefunded test accounts.
     Dev(DevArgs),
+    /// Measure committed, signed ERC-20 transfers per second (and submit-to-commit latency)
+    /// through any Ethereum JSON-RPC endpoint.
+    Bench(rampart_bench::BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -143,6 +146,7 @@ fn main() -> anyhow::Result<()> {
         let _telemetry = rampart_telemetry::init("rampart")?;
         match cli.command {
             Command::Dev(args) => dev(args).await,
+            Command::Bench(args) => rampart_bench::main(args).await,
         }
     })
 }
