@@ -47,6 +47,9 @@ struct DevArgs {
     /// geth-style genesis.json instead of the built-in development genesis.
     #[arg(long, env = "RAMPART_GENESIS")]
     genesis: Option<PathBuf>,
+    /// Serve Prometheus metrics at http://ADDR/metrics [default: off].
+    #[arg(long, env = "RAMPART_METRICS_ADDR")]
+    metrics_addr: Option<SocketAddr>,
 }
 
 fn load_config(path: Option<&PathBuf>) -> anyhow::Result<NodeConfig> {
@@ -87,6 +90,9 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     if args.genesis.is_some() {
         config.genesis = args.genesis.clone();
     }
+    if args.metrics_addr.is_some() {
+        config.metrics.addr = args.metrics_addr;
+    }
     let _tmp;
     let data_dir = if args.ephemeral {
         let t = tempfile::Builder::new().prefix("rampart-dev-").tempdir()?;
@@ -113,6 +119,9 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     );
     println!("  JSON-RPC:   http://{addr}");
     println!("  WebSocket:  ws://{addr}");
+    if let Some(m) = node.metrics_addr {
+        println!("  metrics:    http://{m}/metrics");
+    }
     if config.genesis.is_none() {
         println!();
         println!(
