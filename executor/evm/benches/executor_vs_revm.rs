@@ -181,6 +181,39 @@ fn main() {
         let t_bare = t.elapsed();
         assert_eq!(gas, reference.block.header.gas_used, "bare loop and executor agree on gas");
 
+        if std::env::var_os("RAMPART_BENCH_DETAIL").is_some() {
+            // Where the difference goes: the same bare loop over Rampart's block overlay, and
+            // the sealing work (roots, blooms, commitment) on the reference outcome.
+            let mut evm = Context::mainnet()
+                .with_db(rampart_evm::db::BlockDb::new(&state))
+                .with_block(rampart_evm::env::block_env(&params(3), spec))
+                .with_cfg(rampart_evm::env::cfg_env(&CHAIN, params(3).timestamp))
+                .build_mainnet();
+            let t = Instant::now();
+            for env in &envs {
+                evm.transact_commit(env.clone()).expect("executes");
+            }
+            let t_overlay = t.elapsed();
+            let t = Instant::now();
+            let receipts: Vec<_> = reference.block.receipts.iter().map(|r| r.to_consensus()).collect();
+            let _ = alloy_consensus::proofs::calculate_receipt_root(&receipts);
+            let t_receipts_root = t.elapsed();
+            let t = Instant::now();
+            let envelopes: Vec<_> = txs.iter().map(|t| t.envelope.clone()).collect();
+            let _ = alloy_consensus::proofs::calculate_transaction_root(&envelopes);
+            let t_tx_root = t.elapsed();
+            let t = Instant::now();
+            let _ = rampart_primitives::commitment::state_commitment(B256::ZERO, &reference.block.write_set, B256::ZERO);
+            let t_commitment = t.elapsed();
+            println!(
+                "          bare loop on BlockDb {:.2} ms, receipts root {:.2} ms, tx root {:.2} ms, state commitment {:.2} ms",
+                t_overlay.as_secs_f64() * 1e3,
+                t_receipts_root.as_secs_f64() * 1e3,
+                t_tx_root.as_secs_f64() * 1e3,
+                t_commitment.as_secs_f64() * 1e3
+            );
+        }
+
         let t = Instant::now();
         let out = run_block(&state, 3, &txs);
         let t_ours = t.elapsed();

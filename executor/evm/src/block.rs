@@ -1,6 +1,6 @@
 //! Phase two: run a block's transactions in order and seal the result.
 
-use alloy_consensus::proofs::{calculate_receipt_root, calculate_transaction_root};
+use alloy_consensus::proofs::calculate_receipt_root;
 use alloy_primitives::{B256, Bloom, Bytes, keccak256};
 use rampart_primitives::{
     BlockHeader, ExecutedBlock, LogEntry, RecoveredTx, StateReader, StoredReceipt,
@@ -161,33 +161,11 @@ pub fn execute_block<R: StateReader>(
             Err(EVMError::Database(e)) => return Err(ExecError::State(e.0)),
             Err(other) => return Err(ExecError::Bug(format!("tx {}: {other}", tx.hash))),
         };
-        let gas_used = result.tx_gas_used();
-        cumulative_gas += gas_used;
+        cumulative_gas += result.tx_gas_used();
         let first_log = log_count;
         log_count += result.logs().len() as u32;
-        let contract_address = match tx.to() {
-            None => Some(tx.sender.create(tx.nonce())),
-            Some(_) => None,
-        };
-        receipts.push(StoredReceipt {
-            tx_hash: tx.hash,
-            tx_type: tx.tx_type(),
-            from: tx.sender,
-            to: tx.to(),
-            success: result.is_success(),
-            gas_used,
-            cumulative_gas_used: cumulative_gas,
-            effective_gas_price: tx.effective_gas_price(p.base_fee),
-            contract_address,
-            first_log_index: first_log,
-            logs: result.logs().iter().map(LogEntry::from).collect(),
-            failure: failure_reason(&result),
-            output: match &result {
-                ExecutionResult::Success { output, .. } => output.data().clone(),
-                ExecutionResult::Revert { output, .. } => output.clone(),
-                ExecutionResult::Halt { .. } => Bytes::new(),
-            },
-        });
+        let logs = result.logs().iter().map(LogEntry::from).collect();
+        receipts.push(receipt(tx, &result, logs, cumulative_gas, first_log, p.base_fee));
         included.push(tx.clone());
     }
 
@@ -201,7 +179,43 @@ pub fn execute_block<R: StateReader>(
     })
 }
 
-fn seal(
+/// The receipt of an included transaction; `cumulative_gas` already counts it, `logs` are
+/// `result`'s.
+pub(crate) fn receipt(
+    tx: &RecoveredTx,
+    result: &ExecutionResult,
+    logs: Vec<LogEntry>,
+    cumulative_gas: u64,
+    first_log: u32,
+    base_fee: u64,
+) -> StoredReceipt {
+    let contract_address = match tx.to() {
+        None => Some(tx.sender.create(tx.nonce())),
+        Some(_) => None,
+    };
+    StoredReceipt {
+        tx_hash: tx.hash,
+        tx_type: tx.tx_type(),
+        from: tx.sender,
+        to: tx.to(),
+        success: result.is_success(),
+        gas_used: result.tx_gas_used(),
+        cumulative_gas_used: cumulative_gas,
+        effective_gas_price: tx.effective_gas_price(base_fee),
+        contract_address,
+        first_log_index: first_log,
+        logs,
+        failure: failure_reason(result),
+        output: match result {
+            ExecutionResult::Success { output, .. } => output.data().clone(),
+            ExecutionResult::Revert { output, .. } => output.clone(),
+            ExecutionResult::Halt { .. } => Bytes::new(),
+        },
+    }
+}
+
+/// Header, roots and state commitment for an executed block.
+pub(crate) fn seal(
     input: &BlockInput<'_>,
     included: &[RecoveredTx],
     receipts: Vec<StoredReceipt>,
@@ -209,13 +223,19 @@ fn seal(
     gas_used: u64,
 ) -> Result<ExecutedBlock, ExecError> {
     let p = &input.params;
-    let envelopes: Vec<_> = included.iter().map(|t| t.envelope.clone()).collect();
-    let consensus_receipts: Vec<_> = receipts.iter().map(StoredReceipt::to_consensus).collect();
-    let receipts_root = calculate_receipt_root(&consensus_receipts);
     let mut logs_bloom = Bloom::ZERO;
-    for r in &receipts {
-        logs_bloom.accrue_bloom(&r.bloom());
-    }
+    let consensus_receipts: Vec<_> = receipts
+        .iter()
+        .map(|r| {
+            let bloom = r.bloom();
+            logs_bloom.accrue_bloom(&bloom);
+            r.to_consensus_with_bloom(bloom)
+        })
+        .collect();
+    let receipts_root = calculate_receipt_root(&consensus_receipts);
+    // The trie's values are the EIP-2718 encodings, which are exactly the raw bytes we hold.
+    let transactions_root =
+        alloy_trie::root::ordered_trie_root_with_encoder(included, |t, buf| buf.extend_from_slice(&t.raw));
     let state_commitment =
         state_commitment(input.parent.state_commitment, &write_set, receipts_root)
             .map_err(|e| ExecError::Bug(e.to_string()))?;
@@ -227,7 +247,7 @@ fn seal(
         gas_limit: p.gas_limit,
         gas_used,
         base_fee_per_gas: p.base_fee,
-        transactions_root: calculate_transaction_root(&envelopes),
+        transactions_root,
         receipts_root,
         logs_bloom,
         state_commitment,

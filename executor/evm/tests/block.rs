@@ -448,3 +448,15 @@ fn legacy_eip155_transaction_executes() {
         2 * BASE_FEE as u128
     );
 }
+
+#[test]
+fn transactions_root_matches_alloys_computation() {
+    let (a, b) = (key(0), key(1));
+    let state = funded(&[&a]);
+    let txs: Vec<_> = (0..5).map(|n| sign(&a, n, TxKind::Call(b.address()), U256::ONE, Bytes::new(), 21_000)).collect();
+    let out = run(&state, &txs, 30_000_000);
+    let envelopes: Vec<_> = txs.iter().map(|t| t.envelope.clone()).collect();
+    assert_eq!(out.block.header.transactions_root, alloy_consensus::proofs::calculate_transaction_root(&envelopes));
+    let receipts: Vec<_> = out.block.receipts.iter().map(|r| r.to_consensus()).collect();
+    assert_eq!(out.block.header.receipts_root, alloy_consensus::proofs::calculate_receipt_root(&receipts));
+}

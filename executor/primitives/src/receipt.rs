@@ -60,6 +60,12 @@ impl StoredReceipt {
 
     /// The consensus (EIP-2718) receipt, used for the receipts root.
     pub fn to_consensus(&self) -> alloy_consensus::ReceiptEnvelope<Log> {
+        self.to_consensus_with_bloom(self.bloom())
+    }
+
+    /// As [`Self::to_consensus`], with the bloom already computed (it costs a keccak per
+    /// address and topic, so block sealing computes it once).
+    pub fn to_consensus_with_bloom(&self, bloom: Bloom) -> alloy_consensus::ReceiptEnvelope<Log> {
         use alloy_consensus::{Receipt, ReceiptEnvelope, ReceiptWithBloom};
         let receipt = Receipt {
             status: self.success.into(),
