@@ -26,7 +26,10 @@ wait_rpc() {
   echo "no answer from $1" >&2; return 1
 }
 PID=""
-stop() { [ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; PID=""; }
+stop() {
+  if [ -n "$PID" ]; then kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
+  PID=""
+}
 trap stop EXIT
 
 run_bench() { # name url txs
