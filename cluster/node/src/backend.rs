@@ -446,7 +446,9 @@ impl EthBackend for NodeBackend {
                 self.metrics.txs_accepted_total.fetch_add(1, Relaxed);
             }
             Err(e) => {
-                self.metrics.txs_rejected_at_ingress_total.fetch_add(1, Relaxed);
+                self.metrics
+                    .txs_rejected_at_ingress_total
+                    .fetch_add(1, Relaxed);
                 debug!(target: "rampart::ingress", error = %e, "transaction rejected");
             }
         }
@@ -461,7 +463,9 @@ impl EthBackend for NodeBackend {
         use alloy_consensus::{SignableTransaction, TypedTransaction};
         use alloy_eips::eip2718::Encodable2718;
         use alloy_signer::SignerSync;
-        let from = req.from.ok_or_else(|| BackendError::InvalidParams("missing \"from\"".into()))?;
+        let from = req
+            .from
+            .ok_or_else(|| BackendError::InvalidParams("missing \"from\"".into()))?;
         let key = self
             .dev_keys
             .iter()
@@ -495,7 +499,11 @@ impl EthBackend for NodeBackend {
             TypedTransaction::Eip2930(t) => t.clone().into_signed(sign(t.signature_hash())?).into(),
             TypedTransaction::Eip1559(t) => t.clone().into_signed(sign(t.signature_hash())?).into(),
             TypedTransaction::Eip7702(t) => t.clone().into_signed(sign(t.signature_hash())?).into(),
-            _ => return Err(BackendError::Rejected("transaction type not supported".into())),
+            _ => {
+                return Err(BackendError::Rejected(
+                    "transaction type not supported".into(),
+                ));
+            }
         };
         self.send_raw_transaction(envelope.encoded_2718().into())
     }

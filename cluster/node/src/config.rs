@@ -21,6 +21,27 @@ pub struct NodeConfig {
     pub storage: StorageConfig,
     pub fees: FeeConfig,
     pub metrics: MetricsConfig,
+    pub executor: ExecutorConfig,
+}
+
+/// How blocks are executed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutionMode {
+    /// Block-STM on `threads` threads (default); same result as sequential, byte for byte.
+    #[default]
+    Parallel,
+    /// One transaction after another: the reference executor.
+    Sequential,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExecutorConfig {
+    /// `parallel` (default) or `sequential`.
+    pub mode: ExecutionMode,
+    /// Worker threads for parallel execution; 0 = the machine's cores (default 0).
+    pub threads: usize,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -5,7 +5,15 @@ use std::thread::JoinHandle;
 
 use actix::{Actor, Addr, Handler, Message, SyncArbiter, SyncContext};
 use alloy_primitives::Bytes;
-use rampart_evm::{BlockInput, BlockOutcome, BlockParams, ChainConfig, ExecError, execute_block};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use rampart_evm::{
+    BlockInput, BlockOutcome, BlockParams, ChainConfig, ExecError, ParallelConfig, execute_block,
+    execute_block_parallel_with,
+};
+
+use crate::metrics::Metrics;
 use rampart_primitives::{BlockHeader, RecoveredTx};
 use rampart_storage::StateStore;
 
@@ -23,6 +31,9 @@ pub struct ExecuteBlock {
 pub struct BlockExecutor {
     store: StateStore,
     chain: ChainConfig,
+    /// `None`: sequential execution.
+    parallel: Option<ParallelConfig>,
+    metrics: Arc<Metrics>,
 }
 
 impl Actor for BlockExecutor {
@@ -51,7 +62,32 @@ impl Handler<ExecuteBlock> for BlockExecutor {
             txs: &msg.txs,
             extra_data: msg.extra_data,
         };
-        execute_block(&snapshot, &self.chain, &input)
+        match &self.parallel {
+            None => execute_block(&snapshot, &self.chain, &input),
+            Some(config) => {
+                let (outcome, stats) =
+                    execute_block_parallel_with(&snapshot, &self.chain, &input, config)?;
+                let m = &self.metrics;
+                match &stats.fallback {
+                    Some(reason) => {
+                        m.blocks_sequential_total.fetch_add(1, Relaxed);
+                        tracing::debug!(target: "rampart::executor", ?reason, "block executed sequentially");
+                    }
+                    None => {
+                        m.blocks_parallel_total.fetch_add(1, Relaxed);
+                        m.tx_executions_total
+                            .fetch_add(stats.executions as u64, Relaxed);
+                        m.tx_reexecutions_total.fetch_add(
+                            stats.executions.saturating_sub(msg.txs.len()) as u64,
+                            Relaxed,
+                        );
+                        m.validation_aborts_total
+                            .fetch_add(stats.aborts as u64, Relaxed);
+                    }
+                }
+                Ok(outcome)
+            }
+        }
     }
 }
 
@@ -66,7 +102,12 @@ pub struct ExecutorHandle {
 impl ExecutorHandle {
     /// Starts an actix system on its own thread (actix actors cannot start inside a plain
     /// tokio runtime) with one executor thread. Its mailbox is bounded (actix's default, 16).
-    pub fn start(store: StateStore, chain: ChainConfig) -> std::io::Result<Self> {
+    pub fn start(
+        store: StateStore,
+        chain: ChainConfig,
+        parallel: Option<ParallelConfig>,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<Self> {
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("rampart-actors".into())
@@ -76,6 +117,8 @@ impl ExecutorHandle {
                     let addr = SyncArbiter::start(1, move || BlockExecutor {
                         store: store.clone(),
                         chain: chain.clone(),
+                        parallel: parallel.clone(),
+                        metrics: metrics.clone(),
                     });
                     let _ = tx.send((addr, actix::System::current()));
                 });

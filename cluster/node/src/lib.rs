@@ -79,9 +79,25 @@ impl Node {
         info!(target: "rampart::node", chain_id = spec.chain.chain_id, head = head.number,
             hash = %head.hash, genesis = %genesis_block.hash, "state opened");
 
+        let metrics = Arc::new(metrics::Metrics::default());
+        let parallel = match config.executor.mode {
+            config::ExecutionMode::Sequential => None,
+            config::ExecutionMode::Parallel => Some(rampart_evm::ParallelConfig {
+                threads: match config.executor.threads {
+                    0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+                    n => n,
+                },
+                min_txs: rampart_evm::PARALLEL_MIN_TXS,
+            }),
+        };
         let executor = Arc::new(
-            executor_actor::ExecutorHandle::start(store.clone(), spec.chain.clone())
-                .map_err(NodeError::Executor)?,
+            executor_actor::ExecutorHandle::start(
+                store.clone(),
+                spec.chain.clone(),
+                parallel,
+                metrics.clone(),
+            )
+            .map_err(NodeError::Executor)?,
         );
         let (blocks, _) = broadcast::channel(256);
         let backend = Arc::new(NodeBackend {
@@ -91,16 +107,29 @@ impl Node {
             config: config.clone(),
             blocks,
             wake_producer: Arc::new(tokio::sync::Notify::new()),
-            metrics: Arc::new(metrics::Metrics::default()),
-            dev_keys: if config.genesis.is_none() { dev_signers() } else { Vec::new() },
+            metrics,
+            dev_keys: if config.genesis.is_none() {
+                dev_signers()
+            } else {
+                Vec::new()
+            },
             send_lock: tokio::sync::Mutex::new(()),
         });
-        backend.metrics.head_block.store(head.number, std::sync::atomic::Ordering::Relaxed);
+        backend
+            .metrics
+            .head_block
+            .store(head.number, std::sync::atomic::Ordering::Relaxed);
         let (metrics_addr, metrics_task) = match config.metrics.addr {
             Some(addr) => {
                 let listener = metrics::bind(addr).await.map_err(NodeError::Rpc)?;
                 let local = listener.local_addr().map_err(NodeError::Rpc)?;
-                (Some(local), Some(tokio::spawn(metrics::serve(listener, backend.metrics.clone()))))
+                (
+                    Some(local),
+                    Some(tokio::spawn(metrics::serve(
+                        listener,
+                        backend.metrics.clone(),
+                    ))),
+                )
             }
             None => (None, None),
         };

@@ -11,7 +11,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 /// Upper bounds (seconds) of the duration histogram buckets.
-const BUCKETS_S: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+const BUCKETS_S: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
 
 /// A cumulative histogram of durations.
 #[derive(Debug, Default)]
@@ -36,7 +38,11 @@ impl Histogram {
     fn render(&self, name: &str, help: &str, out: &mut String) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
         for (i, b) in BUCKETS_S.iter().enumerate() {
-            let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {}", self.buckets[i].load(Relaxed));
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{b}\"}} {}",
+                self.buckets[i].load(Relaxed)
+            );
         }
         let count = self.count.load(Relaxed);
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
@@ -57,6 +63,11 @@ pub struct Metrics {
     pub gas_used_total: AtomicU64,
     pub head_block: AtomicU64,
     pub mempool_txs: AtomicU64,
+    pub blocks_parallel_total: AtomicU64,
+    pub blocks_sequential_total: AtomicU64,
+    pub tx_executions_total: AtomicU64,
+    pub tx_reexecutions_total: AtomicU64,
+    pub validation_aborts_total: AtomicU64,
     pub block_build_seconds: Histogram,
     pub block_execute_seconds: Histogram,
     pub block_commit_seconds: Histogram,
@@ -66,23 +77,118 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
         let counter = |out: &mut String, name: &str, help: &str, v: &AtomicU64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                v.load(Relaxed)
+            );
         };
         let gauge = |out: &mut String, name: &str, help: &str, v: &AtomicU64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}", v.load(Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}",
+                v.load(Relaxed)
+            );
         };
-        counter(&mut out, "rampart_blocks_committed_total", "Blocks committed.", &self.blocks_committed_total);
-        counter(&mut out, "rampart_txs_committed_total", "Transactions included in committed blocks.", &self.txs_committed_total);
-        counter(&mut out, "rampart_txs_failed_total", "Included transactions that reverted or halted.", &self.txs_failed_total);
-        counter(&mut out, "rampart_txs_dropped_at_execution_total", "Transactions left out of a block as invalid at their position.", &self.txs_dropped_at_execution_total);
-        counter(&mut out, "rampart_txs_accepted_total", "Transactions accepted into the mempool.", &self.txs_accepted_total);
-        counter(&mut out, "rampart_txs_rejected_at_ingress_total", "Transactions rejected by eth_sendRawTransaction.", &self.txs_rejected_at_ingress_total);
-        counter(&mut out, "rampart_gas_used_total", "Gas used by committed blocks.", &self.gas_used_total);
-        gauge(&mut out, "rampart_head_block", "Number of the last committed block.", &self.head_block);
-        gauge(&mut out, "rampart_mempool_txs", "Transactions waiting in the mempool.", &self.mempool_txs);
-        self.block_build_seconds.render("rampart_block_build_seconds", "Time to build, execute and commit one block.", &mut out);
-        self.block_execute_seconds.render("rampart_block_execute_seconds", "Time the executor spent on one block.", &mut out);
-        self.block_commit_seconds.render("rampart_block_commit_seconds", "Time of the atomic RocksDB write of one block.", &mut out);
+        counter(
+            &mut out,
+            "rampart_blocks_committed_total",
+            "Blocks committed.",
+            &self.blocks_committed_total,
+        );
+        counter(
+            &mut out,
+            "rampart_txs_committed_total",
+            "Transactions included in committed blocks.",
+            &self.txs_committed_total,
+        );
+        counter(
+            &mut out,
+            "rampart_txs_failed_total",
+            "Included transactions that reverted or halted.",
+            &self.txs_failed_total,
+        );
+        counter(
+            &mut out,
+            "rampart_txs_dropped_at_execution_total",
+            "Transactions left out of a block as invalid at their position.",
+            &self.txs_dropped_at_execution_total,
+        );
+        counter(
+            &mut out,
+            "rampart_txs_accepted_total",
+            "Transactions accepted into the mempool.",
+            &self.txs_accepted_total,
+        );
+        counter(
+            &mut out,
+            "rampart_txs_rejected_at_ingress_total",
+            "Transactions rejected by eth_sendRawTransaction.",
+            &self.txs_rejected_at_ingress_total,
+        );
+        counter(
+            &mut out,
+            "rampart_gas_used_total",
+            "Gas used by committed blocks.",
+            &self.gas_used_total,
+        );
+        counter(
+            &mut out,
+            "rampart_blocks_parallel_total",
+            "Blocks executed with Block-STM.",
+            &self.blocks_parallel_total,
+        );
+        counter(
+            &mut out,
+            "rampart_blocks_sequential_total",
+            "Blocks executed sequentially (mode, size or a fallback rule).",
+            &self.blocks_sequential_total,
+        );
+        counter(
+            &mut out,
+            "rampart_tx_executions_total",
+            "Transaction executions by Block-STM, re-executions included.",
+            &self.tx_executions_total,
+        );
+        counter(
+            &mut out,
+            "rampart_tx_reexecutions_total",
+            "Block-STM executions beyond one per transaction (conflicts).",
+            &self.tx_reexecutions_total,
+        );
+        counter(
+            &mut out,
+            "rampart_validation_aborts_total",
+            "Block-STM validations that failed and aborted an incarnation.",
+            &self.validation_aborts_total,
+        );
+        gauge(
+            &mut out,
+            "rampart_head_block",
+            "Number of the last committed block.",
+            &self.head_block,
+        );
+        gauge(
+            &mut out,
+            "rampart_mempool_txs",
+            "Transactions waiting in the mempool.",
+            &self.mempool_txs,
+        );
+        self.block_build_seconds.render(
+            "rampart_block_build_seconds",
+            "Time to build, execute and commit one block.",
+            &mut out,
+        );
+        self.block_execute_seconds.render(
+            "rampart_block_execute_seconds",
+            "Time the executor spent on one block.",
+            &mut out,
+        );
+        self.block_commit_seconds.render(
+            "rampart_block_commit_seconds",
+            "Time of the atomic RocksDB write of one block.",
+            &mut out,
+        );
         out
     }
 }
@@ -93,7 +199,9 @@ const MAX_REQUEST_BYTES: usize = 8 * 1024;
 /// Serves `GET /metrics` until the listener fails. Anything else gets 404.
 pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
     loop {
-        let Ok((mut stream, _)) = listener.accept().await else { continue };
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
         let metrics = metrics.clone();
         tokio::spawn(async move {
             let mut buf = vec![0u8; MAX_REQUEST_BYTES];
@@ -116,11 +224,12 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
                 return;
             }
             let head = String::from_utf8_lossy(&buf[..len]);
-            let (status, body) = if head.starts_with("GET /metrics ") || head.starts_with("GET /metrics?") {
-                ("200 OK", metrics.render())
-            } else {
-                ("404 Not Found", "not found\n".to_string())
-            };
+            let (status, body) =
+                if head.starts_with("GET /metrics ") || head.starts_with("GET /metrics?") {
+                    ("200 OK", metrics.render())
+                } else {
+                    ("404 Not Found", "not found\n".to_string())
+                };
             let response = format!(
                 "HTTP/1.1 {status}\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                 body.len()

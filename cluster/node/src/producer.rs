@@ -75,7 +75,9 @@ pub async fn produce_block(
             extra_data: Bytes::new(),
         })
         .await??;
-    node.metrics.block_execute_seconds.observe(started.elapsed());
+    node.metrics
+        .block_execute_seconds
+        .observe(started.elapsed());
 
     let dropped: Vec<_> = outcome
         .rejected
@@ -104,9 +106,14 @@ pub async fn produce_block(
     m.block_commit_seconds.observe(commit_started.elapsed());
     m.block_build_seconds.observe(started.elapsed());
     m.blocks_committed_total.fetch_add(1, Relaxed);
-    m.txs_committed_total.fetch_add(block.receipts.len() as u64, Relaxed);
-    m.txs_failed_total.fetch_add(block.receipts.iter().filter(|r| !r.success).count() as u64, Relaxed);
-    m.txs_dropped_at_execution_total.fetch_add(dropped.len() as u64, Relaxed);
+    m.txs_committed_total
+        .fetch_add(block.receipts.len() as u64, Relaxed);
+    m.txs_failed_total.fetch_add(
+        block.receipts.iter().filter(|r| !r.success).count() as u64,
+        Relaxed,
+    );
+    m.txs_dropped_at_execution_total
+        .fetch_add(dropped.len() as u64, Relaxed);
     m.gas_used_total.fetch_add(block.header.gas_used, Relaxed);
     m.head_block.store(block.header.number, Relaxed);
 

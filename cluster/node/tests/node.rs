@@ -33,7 +33,10 @@ fn transfer(k: &PrivateKeySigner, nonce: u64, chain_id: u64, to: Address, value:
     TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
 }
 
-async fn wait_receipt(node: &Node, hash: alloy_primitives::B256) -> rampart_primitives::StoredReceipt {
+async fn wait_receipt(
+    node: &Node,
+    hash: alloy_primitives::B256,
+) -> rampart_primitives::StoredReceipt {
     for _ in 0..500 {
         if let Some((r, _, _)) = node.backend.receipt(&hash).expect("read") {
             return r;
@@ -59,8 +62,12 @@ async fn ingress_rejects_bad_transactions_with_geth_messages() {
     let k = &keys[0];
     let to = Address::repeat_byte(7);
 
-    assert!(rejected(b.send_raw_transaction(Bytes::from_static(&[0xde, 0xad]))).starts_with("rlp:"));
-    assert!(rejected(b.send_raw_transaction(transfer(k, 0, 1, to, 1))).starts_with("invalid chain id"));
+    assert!(
+        rejected(b.send_raw_transaction(Bytes::from_static(&[0xde, 0xad]))).starts_with("rlp:")
+    );
+    assert!(
+        rejected(b.send_raw_transaction(transfer(k, 0, 1, to, 1))).starts_with("invalid chain id")
+    );
     let big = Bytes::from(vec![0u8; 200 * 1024]);
     assert!(rejected(b.send_raw_transaction(big)).starts_with("oversized data"));
     // Pre-EIP-155 legacy transaction.
@@ -74,19 +81,38 @@ async fn ingress_rejects_bad_transactions_with_geth_messages() {
         input: Bytes::new(),
     };
     let sig = k.sign_hash_sync(&legacy.signature_hash()).expect("sign");
-    let raw: Bytes = TxEnvelope::from(legacy.into_signed(sig)).encoded_2718().into();
+    let raw: Bytes = TxEnvelope::from(legacy.into_signed(sig))
+        .encoded_2718()
+        .into();
     assert!(rejected(b.send_raw_transaction(raw)).contains("EIP-155"));
     let poor = PrivateKeySigner::random();
-    assert!(rejected(b.send_raw_transaction(transfer(&poor, 0, 31337, to, 1))).starts_with("insufficient funds"));
-    assert!(rejected(b.send_raw_transaction(transfer(k, 5_000, 31337, to, 1))).starts_with("nonce too high"));
+    assert!(
+        rejected(b.send_raw_transaction(transfer(&poor, 0, 31337, to, 1)))
+            .starts_with("insufficient funds")
+    );
+    assert!(
+        rejected(b.send_raw_transaction(transfer(k, 5_000, 31337, to, 1)))
+            .starts_with("nonce too high")
+    );
 
     // Nothing of that reached the chain; a good transaction still goes through.
-    let hash = b.send_raw_transaction(transfer(k, 0, 31337, to, 5)).expect("accepted");
-    assert_eq!(rejected(b.send_raw_transaction(transfer(k, 0, 31337, to, 5))), "already known");
+    let hash = b
+        .send_raw_transaction(transfer(k, 0, 31337, to, 5))
+        .expect("accepted");
+    assert_eq!(
+        rejected(b.send_raw_transaction(transfer(k, 0, 31337, to, 5))),
+        "already known"
+    );
     let r = wait_receipt(&node, hash).await;
     assert!(r.success);
-    assert_eq!(b.balance(&to, b.head_number().expect("head")).expect("balance"), U256::from(5));
-    assert!(rejected(b.send_raw_transaction(transfer(k, 0, 31337, to, 6))).starts_with("nonce too low"));
+    assert_eq!(
+        b.balance(&to, b.head_number().expect("head"))
+            .expect("balance"),
+        U256::from(5)
+    );
+    assert!(
+        rejected(b.send_raw_transaction(transfer(k, 0, 31337, to, 6))).starts_with("nonce too low")
+    );
     node.shutdown().await;
 }
 
@@ -100,7 +126,11 @@ async fn many_transactions_share_blocks_and_survive_restart() {
         let mut hashes = Vec::new();
         for (i, k) in keys.iter().take(10).enumerate() {
             for nonce in 0..5 {
-                hashes.push(node.backend.send_raw_transaction(transfer(k, nonce, 31337, to, i as u64 + 1)).expect("accepted"));
+                hashes.push(
+                    node.backend
+                        .send_raw_transaction(transfer(k, nonce, 31337, to, i as u64 + 1))
+                        .expect("accepted"),
+                );
             }
         }
         let mut blocks = std::collections::BTreeSet::new();
@@ -109,7 +139,10 @@ async fn many_transactions_share_blocks_and_survive_restart() {
             let t = node.backend.transaction(h).expect("read").expect("tx");
             blocks.insert(t.location.expect("included").block_number);
         }
-        assert!(blocks.len() < hashes.len(), "50 transactions must not take 50 blocks");
+        assert!(
+            blocks.len() < hashes.len(),
+            "50 transactions must not take 50 blocks"
+        );
         let head = node.backend.head_number().expect("head");
         node.shutdown().await;
         (hashes, head)
@@ -117,12 +150,21 @@ async fn many_transactions_share_blocks_and_survive_restart() {
     let node = Node::start(config(), dir.path()).await.expect("restart");
     assert!(node.backend.head_number().expect("head") >= head);
     for h in &hashes {
-        assert!(node.backend.receipt(h).expect("read").is_some(), "receipt of {h} kept");
+        assert!(
+            node.backend.receipt(h).expect("read").is_some(),
+            "receipt of {h} kept"
+        );
     }
     let expected: u64 = (1..=10u64).map(|v| v * 5).sum();
     let now = node.backend.head_number().expect("head");
-    assert_eq!(node.backend.balance(&to, now).expect("balance"), U256::from(expected));
-    assert_eq!(node.backend.nonce(&keys[0].address(), now).expect("nonce"), 5);
+    assert_eq!(
+        node.backend.balance(&to, now).expect("balance"),
+        U256::from(expected)
+    );
+    assert_eq!(
+        node.backend.nonce(&keys[0].address(), now).expect("nonce"),
+        5
+    );
     node.shutdown().await;
 }
 
@@ -134,18 +176,28 @@ async fn metrics_count_blocks_and_transactions() {
     c.metrics.addr = Some("127.0.0.1:0".parse().expect("addr"));
     let node = Node::start(c, dir.path()).await.expect("start");
     let keys = dev_signers();
-    let hash = node.backend.send_raw_transaction(transfer(&keys[3], 0, 31337, Address::repeat_byte(1), 1)).expect("ok");
-    let _ = node.backend.send_raw_transaction(Bytes::from_static(&[1, 2, 3]));
+    let hash = node
+        .backend
+        .send_raw_transaction(transfer(&keys[3], 0, 31337, Address::repeat_byte(1), 1))
+        .expect("ok");
+    let _ = node
+        .backend
+        .send_raw_transaction(Bytes::from_static(&[1, 2, 3]));
     wait_receipt(&node, hash).await;
     let addr = node.metrics_addr.expect("metrics enabled");
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    s.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n").await.expect("write");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .expect("write");
     let mut body = String::new();
     s.read_to_string(&mut body).await.expect("read");
     assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
     assert!(body.contains("rampart_txs_committed_total 1"), "{body}");
     assert!(body.contains("rampart_txs_accepted_total 1"), "{body}");
-    assert!(body.contains("rampart_txs_rejected_at_ingress_total 1"), "{body}");
+    assert!(
+        body.contains("rampart_txs_rejected_at_ingress_total 1"),
+        "{body}"
+    );
     assert!(body.contains("rampart_blocks_committed_total 1"), "{body}");
     node.shutdown().await;
 }
@@ -159,8 +211,14 @@ async fn dev_accounts_sign_and_send_for_tools_that_use_remote_accounts() {
     assert_eq!(accounts.len(), 20);
     assert_eq!(accounts[0], dev_signers()[0].address());
     let to = Address::repeat_byte(0x42);
-    let req = alloy_rpc_types_eth::TransactionRequest::default().from(accounts[5]).to(to).value(U256::from(9));
-    let (h1, h2) = tokio::join!(b.send_transaction(req.clone()), b.send_transaction(req.clone()));
+    let req = alloy_rpc_types_eth::TransactionRequest::default()
+        .from(accounts[5])
+        .to(to)
+        .value(U256::from(9));
+    let (h1, h2) = tokio::join!(
+        b.send_transaction(req.clone()),
+        b.send_transaction(req.clone())
+    );
     let (h1, h2) = (h1.expect("first"), h2.expect("second"));
     assert_ne!(h1, h2, "concurrent sends get distinct nonces");
     wait_receipt(&node, h1).await;
@@ -168,10 +226,17 @@ async fn dev_accounts_sign_and_send_for_tools_that_use_remote_accounts() {
     let head = b.head_number().expect("head");
     assert_eq!(b.balance(&to, head).expect("balance"), U256::from(18));
     // Unknown accounts are refused; signatures recover to the account.
-    let stranger = alloy_rpc_types_eth::TransactionRequest::default().from(to).to(to);
-    assert!(matches!(b.send_transaction(stranger).await, Err(BackendError::Rejected(m)) if m == "unknown account"));
+    let stranger = alloy_rpc_types_eth::TransactionRequest::default()
+        .from(to)
+        .to(to);
+    assert!(
+        matches!(b.send_transaction(stranger).await, Err(BackendError::Rejected(m)) if m == "unknown account")
+    );
     let sig = b.sign_message(&accounts[1], b"hello").expect("sign");
     let sig = alloy_primitives::Signature::try_from(sig.as_ref()).expect("65 bytes");
-    assert_eq!(sig.recover_address_from_msg(b"hello").expect("recover"), accounts[1]);
+    assert_eq!(
+        sig.recover_address_from_msg(b"hello").expect("recover"),
+        accounts[1]
+    );
     node.shutdown().await;
 }

@@ -96,7 +96,10 @@ pub trait EthBackend: Send + Sync + 'static {
     /// Accounts whose keys the node holds (only the development accounts of `rampart dev`).
     fn accounts(&self) -> Vec<Address>;
     /// Fills in (nonce, gas, fees, chain id), signs with a held key and queues a transaction.
-    fn send_transaction(&self, request: TransactionRequest) -> impl Future<Output = BackendResult<B256>> + Send;
+    fn send_transaction(
+        &self,
+        request: TransactionRequest,
+    ) -> impl Future<Output = BackendResult<B256>> + Send;
     /// EIP-191 `personal_sign` of `message` with a held key.
     fn sign_message(&self, address: &Address, message: &[u8]) -> BackendResult<Bytes>;
 

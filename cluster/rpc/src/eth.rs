@@ -573,11 +573,16 @@ impl<B: EthBackend> EthApiServer for EthRpc<B> {
 
     #[instrument(target = "rampart::rpc", name = "rpc.eth_sendTransaction", skip_all)]
     async fn send_transaction(&self, request: TransactionRequest) -> RpcResult<B256> {
-        self.backend.send_transaction(request).await.map_err(Into::into)
+        self.backend
+            .send_transaction(request)
+            .await
+            .map_err(Into::into)
     }
 
     fn sign(&self, address: Address, message: Bytes) -> RpcResult<Bytes> {
-        self.backend.sign_message(&address, &message).map_err(Into::into)
+        self.backend
+            .sign_message(&address, &message)
+            .map_err(Into::into)
     }
 
     fn get_transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
@@ -713,7 +718,9 @@ impl<B: EthBackend> EthApiServer for EthRpc<B> {
 
 impl<B: EthBackend> PersonalApiServer for EthRpc<B> {
     fn sign(&self, message: Bytes, address: Address) -> RpcResult<Bytes> {
-        self.backend.sign_message(&address, &message).map_err(Into::into)
+        self.backend
+            .sign_message(&address, &message)
+            .map_err(Into::into)
     }
 }
 

@@ -27,13 +27,22 @@ sol! {
     function transfer(address to, uint256 value) returns (bool);
 }
 
-const CHAIN: ChainConfig = ChainConfig { chain_id: 31337, prague_time: Some(0), osaka_time: None };
+const CHAIN: ChainConfig = ChainConfig {
+    chain_id: 31337,
+    prague_time: Some(0),
+    osaka_time: None,
+};
 const BASE_FEE: u64 = 1_000_000_000;
 
 fn token_init_code(supply: U256) -> Bytes {
-    let artifact: serde_json::Value =
-        serde_json::from_str(include_str!("../../../tests/contracts/artifacts/Token.json")).expect("artifact");
-    let hex = artifact["bytecode"].as_str().expect("bytecode").trim_start_matches("0x");
+    let artifact: serde_json::Value = serde_json::from_str(include_str!(
+        "../../../tests/contracts/artifacts/Token.json"
+    ))
+    .expect("artifact");
+    let hex = artifact["bytecode"]
+        .as_str()
+        .expect("bytecode")
+        .trim_start_matches("0x");
     let mut code = alloy_primitives::hex::decode(hex).expect("hex");
     code.extend_from_slice(&supply.to_be_bytes::<32>());
     code.into()
@@ -91,7 +100,12 @@ fn params(number: u64) -> BlockParams {
 
 fn run_block(state: &MemoryState, number: u64, txs: &[RecoveredTx]) -> rampart_evm::BlockOutcome {
     let parent = header(number - 1);
-    let input = BlockInput { parent: &parent, params: params(number), txs, extra_data: Bytes::new() };
+    let input = BlockInput {
+        parent: &parent,
+        params: params(number),
+        txs,
+        extra_data: Bytes::new(),
+    };
     execute_block(state, &CHAIN, &input).expect("block")
 }
 
@@ -102,9 +116,22 @@ fn setup(senders: u64) -> (MemoryState, Address, Vec<PrivateKeySigner>) {
     let mut state = MemoryState::default();
     let eth = U256::from(10u64).pow(U256::from(21));
     for k in keys.iter().chain(std::iter::once(&deployer)) {
-        state.accounts.insert(k.address(), Account { nonce: 0, balance: eth, code_hash: KECCAK_EMPTY });
+        state.accounts.insert(
+            k.address(),
+            Account {
+                nonce: 0,
+                balance: eth,
+                code_hash: KECCAK_EMPTY,
+            },
+        );
     }
-    let deploy = sign(&deployer, 0, TxKind::Create, token_init_code(U256::from(10u64).pow(U256::from(30))), 3_000_000);
+    let deploy = sign(
+        &deployer,
+        0,
+        TxKind::Create,
+        token_init_code(U256::from(10u64).pow(U256::from(30))),
+        3_000_000,
+    );
     let out = run_block(&state, 1, &[deploy]);
     assert!(out.block.receipts[0].success, "token deploys");
     state.apply(&out.block.write_set);
@@ -113,12 +140,25 @@ fn setup(senders: u64) -> (MemoryState, Address, Vec<PrivateKeySigner>) {
         .iter()
         .enumerate()
         .map(|(i, k)| {
-            let data = transferCall { to: k.address(), value: U256::from(10u64).pow(U256::from(24)) }.abi_encode();
-            sign(&deployer, i as u64 + 1, TxKind::Call(token), data.into(), 100_000)
+            let data = transferCall {
+                to: k.address(),
+                value: U256::from(10u64).pow(U256::from(24)),
+            }
+            .abi_encode();
+            sign(
+                &deployer,
+                i as u64 + 1,
+                TxKind::Call(token),
+                data.into(),
+                100_000,
+            )
         })
         .collect();
     let out = run_block(&state, 2, &funding);
-    assert!(out.block.receipts.iter().all(|r| r.success), "funding succeeds");
+    assert!(
+        out.block.receipts.iter().all(|r| r.success),
+        "funding succeeds"
+    );
     state.apply(&out.block.write_set);
     (state, token, keys)
 }
@@ -126,14 +166,25 @@ fn setup(senders: u64) -> (MemoryState, Address, Vec<PrivateKeySigner>) {
 fn cache_db(state: &MemoryState) -> CacheDB<EmptyDB> {
     let mut db = CacheDB::new(EmptyDB::default());
     for (address, a) in &state.accounts {
-        let code = state.codes.get(&a.code_hash).cloned().map(Bytecode::new_raw);
+        let code = state
+            .codes
+            .get(&a.code_hash)
+            .cloned()
+            .map(Bytecode::new_raw);
         db.insert_account_info(
             *address,
-            AccountInfo { balance: a.balance, nonce: a.nonce, code_hash: a.code_hash, code, ..Default::default() },
+            AccountInfo {
+                balance: a.balance,
+                nonce: a.nonce,
+                code_hash: a.code_hash,
+                code,
+                ..Default::default()
+            },
         );
     }
     for ((address, slot), value) in &state.storage {
-        db.insert_account_storage(*address, *slot, *value).expect("in-memory insert");
+        db.insert_account_storage(*address, *slot, *value)
+            .expect("in-memory insert");
     }
     db
 }
@@ -144,7 +195,10 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(2_000);
     let rounds: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(15);
     let senders = (n as u64).min(1_000);
@@ -154,7 +208,18 @@ fn main() {
             let k = &keys[i % keys.len()];
             let nonce = (i / keys.len()) as u64;
             let to = keys[(i * 7 + 1) % keys.len()].address();
-            sign(k, nonce, TxKind::Call(token), transferCall { to, value: U256::ONE }.abi_encode().into(), 100_000)
+            sign(
+                k,
+                nonce,
+                TxKind::Call(token),
+                transferCall {
+                    to,
+                    value: U256::ONE,
+                }
+                .abi_encode()
+                .into(),
+                100_000,
+            )
         })
         .collect();
     let envs: Vec<_> = txs.iter().map(rampart_evm::env::tx_env).collect();
@@ -176,10 +241,16 @@ fn main() {
         let t = Instant::now();
         let mut gas = 0u64;
         for env in &envs {
-            gas += evm.transact_commit(env.clone()).expect("bare revm executes").tx_gas_used();
+            gas += evm
+                .transact_commit(env.clone())
+                .expect("bare revm executes")
+                .tx_gas_used();
         }
         let t_bare = t.elapsed();
-        assert_eq!(gas, reference.block.header.gas_used, "bare loop and executor agree on gas");
+        assert_eq!(
+            gas, reference.block.header.gas_used,
+            "bare loop and executor agree on gas"
+        );
 
         if std::env::var_os("RAMPART_BENCH_DETAIL").is_some() {
             // Where the difference goes: the same bare loop over Rampart's block overlay, and
@@ -195,7 +266,12 @@ fn main() {
             }
             let t_overlay = t.elapsed();
             let t = Instant::now();
-            let receipts: Vec<_> = reference.block.receipts.iter().map(|r| r.to_consensus()).collect();
+            let receipts: Vec<_> = reference
+                .block
+                .receipts
+                .iter()
+                .map(|r| r.to_consensus())
+                .collect();
             let _ = alloy_consensus::proofs::calculate_receipt_root(&receipts);
             let t_receipts_root = t.elapsed();
             let t = Instant::now();
@@ -203,7 +279,11 @@ fn main() {
             let _ = alloy_consensus::proofs::calculate_transaction_root(&envelopes);
             let t_tx_root = t.elapsed();
             let t = Instant::now();
-            let _ = rampart_primitives::commitment::state_commitment(B256::ZERO, &reference.block.write_set, B256::ZERO);
+            let _ = rampart_primitives::commitment::state_commitment(
+                B256::ZERO,
+                &reference.block.write_set,
+                B256::ZERO,
+            );
             let t_commitment = t.elapsed();
             println!(
                 "          bare loop on BlockDb {:.2} ms, receipts root {:.2} ms, tx root {:.2} ms, state commitment {:.2} ms",

@@ -1,6 +1,5 @@
 //! Phase two: run a block's transactions in order and seal the result.
 
-use alloy_consensus::proofs::calculate_receipt_root;
 use alloy_primitives::{B256, Bloom, Bytes, keccak256};
 use rampart_primitives::{
     BlockHeader, ExecutedBlock, LogEntry, RecoveredTx, StateReader, StoredReceipt,
@@ -138,45 +137,165 @@ pub fn execute_block<R: StateReader>(
     let mut cumulative_gas = 0u64;
     let mut log_count = 0u32;
 
-    for tx in input.txs {
-        if cumulative_gas.saturating_add(tx.gas_limit()) > p.gas_limit {
-            rejected.push(RejectedTx {
-                hash: tx.hash,
-                reason: "block gas limit reached".into(),
-                retry: true,
-            });
-            continue;
-        }
-        let result = match evm.transact_commit(tx_env(tx)) {
-            Ok(r) => r,
-            Err(EVMError::Transaction(e)) => {
-                debug!(target: "rampart::executor", tx = %tx.hash, reason = %e, "transaction left out");
+    // Sealing (blooms, the two Merkle roots) runs on a second thread while transactions
+    // execute: each included transaction's receipt and bytes stream to it in block order.
+    std::thread::scope(|scope| -> Result<BlockOutcome, ExecError> {
+        let (to_sealer, from_executor) =
+            std::sync::mpsc::sync_channel::<Vec<(StoredReceipt, Bytes)>>(SEALER_QUEUE);
+        let sealer = scope.spawn(move || {
+            let mut sealer = Sealer::default();
+            for batch in from_executor {
+                for (receipt, raw) in &batch {
+                    sealer.push(receipt, raw);
+                }
+            }
+            sealer.finish()
+        });
+        // Receipts go over in batches: a channel hand-off per transaction costs a wake-up each.
+        let mut batch = Vec::with_capacity(SEALER_BATCH);
+
+        for tx in input.txs {
+            if cumulative_gas.saturating_add(tx.gas_limit()) > p.gas_limit {
                 rejected.push(RejectedTx {
                     hash: tx.hash,
-                    reason: invalid_tx_reason(&e),
-                    retry: false,
+                    reason: "block gas limit reached".into(),
+                    retry: true,
                 });
                 continue;
             }
-            Err(EVMError::Database(e)) => return Err(ExecError::State(e.0)),
-            Err(other) => return Err(ExecError::Bug(format!("tx {}: {other}", tx.hash))),
-        };
-        cumulative_gas += result.tx_gas_used();
-        let first_log = log_count;
-        log_count += result.logs().len() as u32;
-        let logs = result.logs().iter().map(LogEntry::from).collect();
-        receipts.push(receipt(tx, &result, logs, cumulative_gas, first_log, p.base_fee));
-        included.push(tx.clone());
+            let result = match evm.transact_commit(tx_env(tx)) {
+                Ok(r) => r,
+                Err(EVMError::Transaction(e)) => {
+                    debug!(target: "rampart::executor", tx = %tx.hash, reason = %e, "transaction left out");
+                    rejected.push(RejectedTx {
+                        hash: tx.hash,
+                        reason: invalid_tx_reason(&e),
+                        retry: false,
+                    });
+                    continue;
+                }
+                Err(EVMError::Database(e)) => return Err(ExecError::State(e.0)),
+                Err(other) => return Err(ExecError::Bug(format!("tx {}: {other}", tx.hash))),
+            };
+            cumulative_gas += result.tx_gas_used();
+            let first_log = log_count;
+            log_count += result.logs().len() as u32;
+            let logs = result.logs().iter().map(LogEntry::from).collect();
+            let r = receipt(tx, &result, logs, cumulative_gas, first_log, p.base_fee);
+            batch.push((r.clone(), tx.raw.clone()));
+            if batch.len() == SEALER_BATCH {
+                // The sealer only ends early if it panicked; `join` below reports that.
+                let _ = to_sealer.send(std::mem::replace(
+                    &mut batch,
+                    Vec::with_capacity(SEALER_BATCH),
+                ));
+            }
+            receipts.push(r);
+            included.push(tx.clone());
+        }
+        let _ = to_sealer.send(batch);
+        drop(to_sealer);
+
+        let db = evm.ctx.journaled_state.database;
+        let write_set = db.into_write_set();
+        let roots = sealer
+            .join()
+            .map_err(|_| ExecError::Bug("block sealer thread panicked".into()))?;
+        let block = seal_with_roots(input, &included, receipts, write_set, cumulative_gas, roots)?;
+        Ok(BlockOutcome {
+            block,
+            included,
+            rejected,
+        })
+    })
+}
+
+/// Batches in flight to the sealer thread at most (bounded so a slow sealer slows execution
+/// instead of growing memory), and receipts per batch.
+const SEALER_QUEUE: usize = 1024;
+const SEALER_BATCH: usize = 1;
+
+/// An ordered trie root built while its items arrive in index order. Trie keys are `rlp(index)`,
+/// which sorts index 0 (`0x80`) after 1..=127 (`0x01..=0x7f`) and before 128 (`0x8180`); every
+/// other index already arrives in key order, so only index 0 is held back.
+#[derive(Debug, Default)]
+struct OrderedRoot {
+    builder: alloy_trie::HashBuilder,
+    first: Option<Vec<u8>>,
+    next: usize,
+}
+
+impl OrderedRoot {
+    fn push(&mut self, value: Vec<u8>) {
+        let index = self.next;
+        self.next += 1;
+        if index == 0 {
+            self.first = Some(value);
+            return;
+        }
+        if index == 128 {
+            self.flush_first();
+        }
+        self.add(index, &value);
     }
 
-    let db = evm.ctx.journaled_state.database;
-    let write_set = db.into_write_set();
-    let block = seal(input, &included, receipts, write_set, cumulative_gas)?;
-    Ok(BlockOutcome {
-        block,
-        included,
-        rejected,
-    })
+    fn add(&mut self, index: usize, value: &[u8]) {
+        let key = alloy_rlp::encode_fixed_size(&index);
+        self.builder
+            .add_leaf(alloy_trie::Nibbles::unpack(&key), value);
+    }
+
+    fn flush_first(&mut self) {
+        if let Some(v) = self.first.take() {
+            self.add(0, &v);
+        }
+    }
+
+    fn root(mut self) -> B256 {
+        self.flush_first();
+        self.builder.root()
+    }
+}
+
+/// Blooms and the transactions and receipts roots, fed one included transaction at a time.
+#[derive(Debug, Default)]
+pub(crate) struct Sealer {
+    transactions: OrderedRoot,
+    receipts: OrderedRoot,
+    logs_bloom: Bloom,
+}
+
+/// What the sealer computes.
+#[derive(Debug)]
+pub(crate) struct Roots {
+    pub transactions_root: B256,
+    pub receipts_root: B256,
+    pub logs_bloom: Bloom,
+}
+
+impl Sealer {
+    pub(crate) fn push(&mut self, receipt: &StoredReceipt, raw: &Bytes) {
+        self.push_with_bloom(receipt, raw, receipt.bloom());
+    }
+
+    /// As [`Self::push`], with `bloom == receipt.bloom()` already computed (the parallel
+    /// executor computes it on its worker threads).
+    pub(crate) fn push_with_bloom(&mut self, receipt: &StoredReceipt, raw: &Bytes, bloom: Bloom) {
+        use alloy_eips::eip2718::Encodable2718;
+        // The trie's values are the EIP-2718 encodings: for transactions, the raw bytes we hold.
+        self.transactions.push(raw.to_vec());
+        self.logs_bloom.accrue_bloom(&bloom);
+        self.receipts
+            .push(receipt.to_consensus_with_bloom(bloom).encoded_2718());
+    }
+
+    pub(crate) fn finish(self) -> Roots {
+        Roots {
+            transactions_root: self.transactions.root(),
+            receipts_root: self.receipts.root(),
+            logs_bloom: self.logs_bloom,
+        }
+    }
 }
 
 /// The receipt of an included transaction; `cumulative_gas` already counts it, `logs` are
@@ -214,28 +333,21 @@ pub(crate) fn receipt(
     }
 }
 
-/// Header, roots and state commitment for an executed block.
-pub(crate) fn seal(
+/// Header and state commitment for an executed block whose roots are already computed.
+pub(crate) fn seal_with_roots(
     input: &BlockInput<'_>,
     included: &[RecoveredTx],
     receipts: Vec<StoredReceipt>,
     write_set: rampart_primitives::WriteSet,
     gas_used: u64,
+    roots: Roots,
 ) -> Result<ExecutedBlock, ExecError> {
     let p = &input.params;
-    let mut logs_bloom = Bloom::ZERO;
-    let consensus_receipts: Vec<_> = receipts
-        .iter()
-        .map(|r| {
-            let bloom = r.bloom();
-            logs_bloom.accrue_bloom(&bloom);
-            r.to_consensus_with_bloom(bloom)
-        })
-        .collect();
-    let receipts_root = calculate_receipt_root(&consensus_receipts);
-    // The trie's values are the EIP-2718 encodings, which are exactly the raw bytes we hold.
-    let transactions_root =
-        alloy_trie::root::ordered_trie_root_with_encoder(included, |t, buf| buf.extend_from_slice(&t.raw));
+    let Roots {
+        transactions_root,
+        receipts_root,
+        logs_bloom,
+    } = roots;
     let state_commitment =
         state_commitment(input.parent.state_commitment, &write_set, receipts_root)
             .map_err(|e| ExecError::Bug(e.to_string()))?;

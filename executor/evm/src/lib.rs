@@ -4,7 +4,8 @@
 //! into revm environments, [`db`] gives revm a view of committed state plus the block's own
 //! pending changes, [`block`] runs the transactions in order and produces receipts plus one
 //! [`WriteSet`](rampart_primitives::WriteSet), and [`call`] runs read-only calls (`eth_call`,
-//! `eth_estimateGas`). Nothing here touches storage or consensus: the executor reads through
+//! `eth_estimateGas`). [`parallel`] runs a block with Block-STM on several threads, with the
+//! same outcome as [`block`]. Nothing here touches storage or consensus: the executor reads through
 //! [`StateReader`](rampart_primitives::StateReader) and returns data.
 //!
 //! This is the only crate that depends on `revm`.
@@ -14,11 +15,16 @@ pub mod call;
 pub mod chain;
 pub mod db;
 pub mod env;
+pub mod parallel;
 
 pub use block::{BlockInput, BlockOutcome, RejectedTx, execute_block};
 pub use call::{CallError, CallOutcome, CallRequest, StateOverride, estimate_gas, simulate_call};
 pub use chain::{ChainConfig, Fork};
 pub use env::{BlockParams, intrinsic_gas};
+pub use parallel::{
+    Fallback, PARALLEL_MIN_TXS, ParallelConfig, ParallelStats, execute_block_parallel,
+    execute_block_parallel_with,
+};
 
 use rampart_primitives::StateError;
 

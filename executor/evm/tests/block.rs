@@ -453,10 +453,73 @@ fn legacy_eip155_transaction_executes() {
 fn transactions_root_matches_alloys_computation() {
     let (a, b) = (key(0), key(1));
     let state = funded(&[&a]);
-    let txs: Vec<_> = (0..5).map(|n| sign(&a, n, TxKind::Call(b.address()), U256::ONE, Bytes::new(), 21_000)).collect();
+    let txs: Vec<_> = (0..5)
+        .map(|n| {
+            sign(
+                &a,
+                n,
+                TxKind::Call(b.address()),
+                U256::ONE,
+                Bytes::new(),
+                21_000,
+            )
+        })
+        .collect();
     let out = run(&state, &txs, 30_000_000);
     let envelopes: Vec<_> = txs.iter().map(|t| t.envelope.clone()).collect();
-    assert_eq!(out.block.header.transactions_root, alloy_consensus::proofs::calculate_transaction_root(&envelopes));
-    let receipts: Vec<_> = out.block.receipts.iter().map(|r| r.to_consensus()).collect();
-    assert_eq!(out.block.header.receipts_root, alloy_consensus::proofs::calculate_receipt_root(&receipts));
+    assert_eq!(
+        out.block.header.transactions_root,
+        alloy_consensus::proofs::calculate_transaction_root(&envelopes)
+    );
+    let receipts: Vec<_> = out
+        .block
+        .receipts
+        .iter()
+        .map(|r| r.to_consensus())
+        .collect();
+    assert_eq!(
+        out.block.header.receipts_root,
+        alloy_consensus::proofs::calculate_receipt_root(&receipts)
+    );
+}
+
+#[test]
+fn streamed_roots_match_alloy_across_the_rlp_key_boundaries() {
+    // Trie keys are rlp(index): 0 sorts after 1..=127 and before 128; check sizes around it.
+    let keys: Vec<_> = (0..40).map(key).collect();
+    let refs: Vec<_> = keys.iter().collect();
+    let state = funded(&refs);
+    for n in [0usize, 1, 2, 127, 128, 129, 300] {
+        let txs: Vec<_> = (0..n)
+            .map(|i| {
+                sign(
+                    &keys[i % 40],
+                    (i / 40) as u64,
+                    TxKind::Call(keys[(i + 1) % 40].address()),
+                    U256::ONE,
+                    Bytes::new(),
+                    21_000,
+                )
+            })
+            .collect();
+        let out = run(&state, &txs, 30_000_000);
+        assert_eq!(out.block.receipts.len(), n);
+        let envelopes: Vec<_> = txs.iter().map(|t| t.envelope.clone()).collect();
+        assert_eq!(
+            out.block.header.transactions_root,
+            alloy_consensus::proofs::calculate_transaction_root(&envelopes),
+            "{n} txs"
+        );
+        let receipts: Vec<_> = out
+            .block
+            .receipts
+            .iter()
+            .map(|r| r.to_consensus())
+            .collect();
+        assert_eq!(
+            out.block.header.receipts_root,
+            alloy_consensus::proofs::calculate_receipt_root(&receipts),
+            "{n} txs"
+        );
+    }
 }

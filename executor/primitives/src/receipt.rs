@@ -72,7 +72,10 @@ impl StoredReceipt {
             cumulative_gas_used: self.cumulative_gas_used,
             logs: self.logs.iter().map(LogEntry::to_alloy).collect(),
         };
-        let with_bloom = ReceiptWithBloom { receipt, logs_bloom: bloom };
+        let with_bloom = ReceiptWithBloom {
+            receipt,
+            logs_bloom: bloom,
+        };
         match self.tx_type {
             1 => ReceiptEnvelope::Eip2930(with_bloom),
             2 => ReceiptEnvelope::Eip1559(with_bloom),

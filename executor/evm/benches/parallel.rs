@@ -1,0 +1,542 @@
+//! Block-STM (`execute_block_parallel`, 2 threads) against the sequential `execute_block`, on
+//! the same blocks from the same state, interleaved round by round so that machine noise hits
+//! both alike. Every parallel block is first checked equal to the sequential one.
+//!
+//!   cargo bench -p rampart-evm --bench parallel -- [rounds] [filter]
+//!
+//! Workloads: independent ETH transfers; ERC-20 transfers with a hot-recipient share of
+//! 0/10/50/100% (0% = independent); swaps on a constant-product AMM spread over K = 1, 10, 100
+//! pools; each at 1k and 10k transactions. Then the tiny-block threshold: ERC-20 transfers at
+//! 1..128 transactions, Block-STM forced on (`min_txs = 0`), to find the size below which the
+//! sequential executor is faster (`PARALLEL_MIN_TXS`).
+
+use std::time::{Duration, Instant};
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use alloy_sol_types::{SolCall, SolValue, sol};
+use rampart_evm::{
+    BlockInput, BlockOutcome, BlockParams, ChainConfig, ParallelConfig, execute_block,
+    execute_block_parallel, execute_block_parallel_with,
+};
+use rampart_primitives::{Account, BlockHeader, KECCAK_EMPTY, MemoryState, RecoveredTx};
+
+sol! {
+    function transfer(address to, uint256 value) returns (bool);
+    function approve(address spender, uint256 value) returns (bool);
+    function addLiquidity(uint256 amount0, uint256 amount1);
+    function swap(address tokenIn, uint256 amountIn) returns (uint256);
+}
+
+const CHAIN: ChainConfig = ChainConfig {
+    chain_id: 31337,
+    prague_time: Some(0),
+    osaka_time: None,
+};
+const BASE_FEE: u64 = 1_000_000_000;
+const THREADS: usize = 2;
+const MAX_SENDERS: usize = 10_000;
+const MAX_POOLS: usize = 100;
+
+fn artifact(json: &str) -> Vec<u8> {
+    let a: serde_json::Value = serde_json::from_str(json).expect("artifact");
+    let hex = a["bytecode"]
+        .as_str()
+        .expect("bytecode")
+        .trim_start_matches("0x");
+    alloy_primitives::hex::decode(hex).expect("hex")
+}
+
+fn key(i: u64) -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&keccak256(i.to_be_bytes())).expect("key")
+}
+
+fn e18(n: u64) -> U256 {
+    U256::from(n) * U256::from(10u64).pow(U256::from(18))
+}
+
+fn sign(
+    k: &PrivateKeySigner,
+    nonce: u64,
+    to: TxKind,
+    value: U256,
+    input: Vec<u8>,
+    gas: u64,
+) -> RecoveredTx {
+    let tx = TxEip1559 {
+        chain_id: CHAIN.chain_id,
+        nonce,
+        gas_limit: gas,
+        max_fee_per_gas: 2 * BASE_FEE as u128,
+        max_priority_fee_per_gas: 1,
+        to,
+        value,
+        access_list: Default::default(),
+        input: input.into(),
+    };
+    let sig = k.sign_hash_sync(&tx.signature_hash()).expect("sign");
+    RecoveredTx::from_envelope(TxEnvelope::from(tx.into_signed(sig))).expect("recover")
+}
+
+fn header(number: u64) -> BlockHeader {
+    BlockHeader {
+        number,
+        parent_hash: B256::ZERO,
+        timestamp: 1_000 + number,
+        beneficiary: Address::repeat_byte(0xcb),
+        gas_limit: u64::MAX / 2,
+        gas_used: 0,
+        base_fee_per_gas: BASE_FEE,
+        transactions_root: B256::ZERO,
+        receipts_root: B256::ZERO,
+        logs_bloom: Default::default(),
+        state_commitment: B256::ZERO,
+        mix_hash: B256::ZERO,
+        extra_data: Bytes::new(),
+    }
+}
+
+fn input<'a>(parent: &'a BlockHeader, txs: &'a [RecoveredTx]) -> BlockInput<'a> {
+    BlockInput {
+        parent,
+        params: BlockParams {
+            number: parent.number + 1,
+            timestamp: parent.timestamp + 1,
+            beneficiary: parent.beneficiary,
+            gas_limit: parent.gas_limit,
+            base_fee: BASE_FEE,
+            prevrandao: B256::ZERO,
+        },
+        txs,
+        extra_data: Bytes::new(),
+    }
+}
+
+struct World {
+    state: MemoryState,
+    parent: BlockHeader,
+    senders: Vec<PrivateKeySigner>,
+    token_a: Address,
+    token_b: Address,
+    pools: Vec<Address>,
+}
+
+impl World {
+    fn run(&mut self, txs: &[RecoveredTx], what: &str) {
+        let out = execute_block(&self.state, &CHAIN, &input(&self.parent, txs)).expect(what);
+        assert!(
+            out.rejected.is_empty(),
+            "{what}: {:?}",
+            out.rejected.first()
+        );
+        assert!(
+            out.block.receipts.iter().all(|r| r.success),
+            "{what} succeeds"
+        );
+        self.state.apply(&out.block.write_set);
+        self.parent = out.block.header;
+    }
+
+    fn new() -> Self {
+        let t = Instant::now();
+        let deployer = key(u64::MAX);
+        let senders: Vec<_> = (0..MAX_SENDERS as u64).map(key).collect();
+        let mut state = MemoryState::default();
+        for k in senders.iter().chain([&deployer]) {
+            state.accounts.insert(
+                k.address(),
+                Account {
+                    nonce: 0,
+                    balance: e18(1_000),
+                    code_hash: KECCAK_EMPTY,
+                },
+            );
+        }
+        let mut world = World {
+            state,
+            parent: header(0),
+            senders,
+            token_a: Address::ZERO,
+            token_b: Address::ZERO,
+            pools: Vec::new(),
+        };
+        let token = artifact(include_str!(
+            "../../../tests/contracts/artifacts/Token.json"
+        ));
+        let amm = artifact(include_str!("../../../tests/contracts/artifacts/Amm.json"));
+        let d = deployer.address();
+        let mut nonce = 0u64;
+        let mut txs = Vec::new();
+        let mut next = |to: TxKind, data: Vec<u8>, gas: u64, txs: &mut Vec<RecoveredTx>| {
+            txs.push(sign(&deployer, nonce, to, U256::ZERO, data, gas));
+            nonce += 1;
+            nonce - 1
+        };
+        let supply = e18(1_000_000_000_000);
+        let a = next(
+            TxKind::Create,
+            [token.clone(), supply.abi_encode()].concat(),
+            3_000_000,
+            &mut txs,
+        );
+        let b = next(
+            TxKind::Create,
+            [token, supply.abi_encode()].concat(),
+            3_000_000,
+            &mut txs,
+        );
+        world.token_a = d.create(a);
+        world.token_b = d.create(b);
+        let pair = (world.token_a, world.token_b).abi_encode_params();
+        for _ in 0..MAX_POOLS {
+            let n = next(
+                TxKind::Create,
+                [amm.clone(), pair.clone()].concat(),
+                3_000_000,
+                &mut txs,
+            );
+            world.pools.push(d.create(n));
+        }
+        world.run(&txs, "deploy");
+        let mut txs = Vec::new();
+        for pool in world.pools.clone() {
+            for t in [world.token_a, world.token_b] {
+                let data = approveCall {
+                    spender: pool,
+                    value: U256::MAX,
+                }
+                .abi_encode();
+                next(TxKind::Call(t), data, 100_000, &mut txs);
+            }
+            let data = addLiquidityCall {
+                amount0: e18(10_000_000),
+                amount1: e18(10_000_000),
+            }
+            .abi_encode();
+            next(TxKind::Call(pool), data, 300_000, &mut txs);
+        }
+        for k in &world.senders {
+            let data = transferCall {
+                to: k.address(),
+                value: e18(1_000_000),
+            }
+            .abi_encode();
+            next(TxKind::Call(world.token_a), data, 100_000, &mut txs);
+        }
+        world.run(&txs, "liquidity and balances");
+        // Sender i swaps on pool i % K for K in 1, 10, 100: approve those pools.
+        let mut txs = Vec::new();
+        for (i, k) in world.senders.iter().enumerate() {
+            let mut pools: Vec<usize> = [1, 10, 100].iter().map(|m| i % m).collect();
+            pools.dedup();
+            pools.sort_unstable();
+            pools.dedup();
+            for (n, p) in pools.into_iter().enumerate() {
+                let data = approveCall {
+                    spender: world.pools[p],
+                    value: U256::MAX,
+                }
+                .abi_encode();
+                txs.push(sign(
+                    k,
+                    n as u64,
+                    TxKind::Call(world.token_a),
+                    U256::ZERO,
+                    data,
+                    100_000,
+                ));
+            }
+        }
+        world.run(&txs, "approvals");
+        eprintln!(
+            "setup: {} senders, {} pools, {:.1} s",
+            MAX_SENDERS,
+            MAX_POOLS,
+            t.elapsed().as_secs_f64()
+        );
+        world
+    }
+
+    fn nonce(&self, a: Address) -> u64 {
+        self.state.accounts.get(&a).map_or(0, |a| a.nonce)
+    }
+
+    fn eth_transfers(&self, n: usize) -> Vec<RecoveredTx> {
+        (0..n)
+            .map(|i| {
+                let k = &self.senders[i];
+                let to = Address::from_word(keccak256(((i as u64 + 1) << 32).to_be_bytes()));
+                sign(
+                    k,
+                    self.nonce(k.address()),
+                    TxKind::Call(to),
+                    U256::from(1),
+                    vec![],
+                    21_000,
+                )
+            })
+            .collect()
+    }
+
+    /// `hot` percent of the transfers go to one recipient; the rest to distinct ones.
+    fn erc20(&self, n: usize, hot: usize) -> Vec<RecoveredTx> {
+        let hot_to = Address::repeat_byte(0x77);
+        (0..n)
+            .map(|i| {
+                let k = &self.senders[i];
+                // Evenly spread: transaction i is hot when the running share falls behind.
+                let is_hot = (i + 1) * hot / 100 > i * hot / 100;
+                let to = if is_hot {
+                    hot_to
+                } else {
+                    Address::from_word(keccak256((i as u64).to_be_bytes()))
+                };
+                let data = transferCall {
+                    to,
+                    value: U256::from(1),
+                }
+                .abi_encode();
+                sign(
+                    k,
+                    self.nonce(k.address()),
+                    TxKind::Call(self.token_a),
+                    U256::ZERO,
+                    data,
+                    100_000,
+                )
+            })
+            .collect()
+    }
+
+    fn swaps(&self, n: usize, pools: usize) -> Vec<RecoveredTx> {
+        (0..n)
+            .map(|i| {
+                let k = &self.senders[i];
+                let data = swapCall {
+                    tokenIn: self.token_a,
+                    amountIn: e18(1),
+                }
+                .abi_encode();
+                sign(
+                    k,
+                    self.nonce(k.address()),
+                    TxKind::Call(self.pools[i % pools]),
+                    U256::ZERO,
+                    data,
+                    200_000,
+                )
+            })
+            .collect()
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+struct Row {
+    name: String,
+    n: usize,
+    seq: Duration,
+    par: Duration,
+}
+
+fn measure(
+    world: &World,
+    name: &str,
+    txs: &[RecoveredTx],
+    rounds: usize,
+    config: Option<&ParallelConfig>,
+) -> Row {
+    let input = input(&world.parent, txs);
+    let reference: BlockOutcome = execute_block(&world.state, &CHAIN, &input).expect("sequential");
+    let check = ParallelConfig {
+        threads: THREADS,
+        min_txs: 0,
+    };
+    let (par, stats) =
+        execute_block_parallel_with(&world.state, &CHAIN, &input, config.unwrap_or(&check))
+            .expect("parallel");
+    assert_eq!(par.block, reference.block, "{name}: parallel == sequential");
+    assert_eq!(par.rejected, reference.rejected);
+    let failed = reference
+        .block
+        .receipts
+        .iter()
+        .filter(|r| !r.success)
+        .count();
+    assert!(
+        reference.rejected.is_empty() && failed == 0,
+        "{name}: all transactions succeed"
+    );
+    let (mut seq, mut parallel) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let out = execute_block(&world.state, &CHAIN, &input).expect("sequential");
+        seq.push(t.elapsed());
+        std::hint::black_box(out);
+        let t = Instant::now();
+        let out = match config {
+            Some(c) => {
+                execute_block_parallel_with(&world.state, &CHAIN, &input, c)
+                    .expect("parallel")
+                    .0
+            }
+            None => {
+                execute_block_parallel(&world.state, &CHAIN, &input, THREADS).expect("parallel")
+            }
+        };
+        parallel.push(t.elapsed());
+        std::hint::black_box(out);
+    }
+    let row = Row {
+        name: name.to_string(),
+        n: txs.len(),
+        seq: median(seq),
+        par: median(parallel),
+    };
+    if config.is_none() {
+        println!(
+            "{:<22} {:>6} txs  seq {:>9.0} tx/s ({:>8.2} ms)  par{THREADS} {:>9.0} tx/s ({:>8.2} ms)  speedup {:>5.2}x  [execs {} blocked {} aborts {}]",
+            row.name,
+            row.n,
+            row.n as f64 / row.seq.as_secs_f64(),
+            row.seq.as_secs_f64() * 1e3,
+            row.n as f64 / row.par.as_secs_f64(),
+            row.par.as_secs_f64() * 1e3,
+            row.seq.as_secs_f64() / row.par.as_secs_f64(),
+            stats.executions,
+            stats.blocked,
+            stats.aborts,
+        );
+    }
+    row
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let rounds: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(7);
+    let filter = args.get(1).cloned().unwrap_or_default();
+    let world = World::new();
+    if filter.starts_with("prof") {
+        let txs = if filter == "prof-eth" {
+            world.eth_transfers(10_000)
+        } else if filter == "prof-amm" {
+            world.swaps(10_000, 100)
+        } else {
+            world.erc20(10_000, 0)
+        };
+        let input = input(&world.parent, &txs);
+        let one = ParallelConfig {
+            threads: std::env::var("T")
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(1),
+            min_txs: 0,
+        };
+        eprintln!("go");
+        let cpu = || -> f64 {
+            let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+            let f: Vec<&str> = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
+            (f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0)) * 10.0
+        };
+        let c0 = cpu();
+        let t = Instant::now();
+        for _ in 0..rounds {
+            if std::env::var_os("SEQ").is_some() {
+                execute_block(&world.state, &CHAIN, &input).expect("seq");
+            } else {
+                execute_block_parallel_with(&world.state, &CHAIN, &input, &one).expect("par");
+            }
+        }
+        eprintln!(
+            "{filter}: {:?} per block, cpu {:.1} ms per block",
+            t.elapsed() / rounds as u32,
+            (cpu() - c0) / rounds as f64
+        );
+        return;
+    }
+    if filter == "overhead" {
+        // Block-STM's own cost: one worker thread, no parallelism to gain.
+        let one = ParallelConfig {
+            threads: 1,
+            min_txs: 0,
+        };
+        println!(
+            "overhead: sequential vs Block-STM on 1 thread; median of {rounds} interleaved rounds"
+        );
+        for (name, txs) in [
+            ("eth independent", world.eth_transfers(10_000)),
+            ("erc20 hot 0%", world.erc20(10_000, 0)),
+            ("erc20 hot 100%", world.erc20(10_000, 100)),
+            ("amm K=100", world.swaps(10_000, 100)),
+            ("amm K=1", world.swaps(10_000, 1)),
+        ] {
+            let row = measure(&world, name, &txs, rounds, Some(&one));
+            println!(
+                "{:<22} {:>6} txs  seq {:>8.2} ms  block-stm(1) {:>8.2} ms  ratio {:>5.2}",
+                name,
+                row.n,
+                row.seq.as_secs_f64() * 1e3,
+                row.par.as_secs_f64() * 1e3,
+                row.par.as_secs_f64() / row.seq.as_secs_f64()
+            );
+        }
+        return;
+    }
+    println!(
+        "sequential execute_block vs execute_block_parallel({THREADS} threads); median of {rounds} interleaved rounds"
+    );
+    for n in [1_000, 10_000] {
+        let rounds = if n >= 10_000 {
+            rounds.div_ceil(2).max(3)
+        } else {
+            rounds
+        };
+        let workloads: Vec<(String, Vec<RecoveredTx>)> = vec![
+            ("eth independent".into(), world.eth_transfers(n)),
+            ("erc20 hot 0%".into(), world.erc20(n, 0)),
+            ("erc20 hot 10%".into(), world.erc20(n, 10)),
+            ("erc20 hot 50%".into(), world.erc20(n, 50)),
+            ("erc20 hot 100%".into(), world.erc20(n, 100)),
+            ("amm K=100".into(), world.swaps(n, 100)),
+            ("amm K=10".into(), world.swaps(n, 10)),
+            ("amm K=1".into(), world.swaps(n, 1)),
+        ];
+        for (name, txs) in workloads {
+            if name.contains(filter.as_str()) {
+                measure(&world, &name, &txs, rounds, None);
+            }
+        }
+    }
+    if !"threshold".contains(filter.as_str()) && !filter.is_empty() {
+        return;
+    }
+    println!("threshold: ERC-20 transfers (independent), Block-STM forced on, {THREADS} threads");
+    let forced = ParallelConfig {
+        threads: THREADS,
+        min_txs: 0,
+    };
+    for n in [1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 128] {
+        let txs = world.erc20(n, 0);
+        let row = measure(&world, "erc20", &txs, (rounds * 40).max(50), Some(&forced));
+        println!(
+            "  {:>4} txs  seq {:>8.1} us  block-stm {:>8.1} us  speedup {:>5.2}x",
+            n,
+            row.seq.as_secs_f64() * 1e6,
+            row.par.as_secs_f64() * 1e6,
+            row.seq.as_secs_f64() / row.par.as_secs_f64()
+        );
+    }
+}

@@ -1,0 +1,443 @@
+//! Parallel block execution with Block-STM (Gelashvili et al., "Block-STM: Scaling Blockchain
+//! Execution by Turning Ordering Curse to a Performance Blessing"), in pevm's vocabulary.
+//!
+//! * [`mv_memory`]: multi-version memory on `dashmap`; per location (account basic fields,
+//!   storage slot, storage reset) the value each transaction wrote, or an estimate.
+//! * [`scheduler`]: the collaborative scheduler (execution and validation indices,
+//!   incarnations, aborts, dependencies).
+//! * [`vm`]: one incarnation on revm, reading through the multi-version memory and recording
+//!   what it read.
+//! * this module: the entry point, the worker threads (`std::thread::scope`) and the final
+//!   assembly.
+//!
+//! * [`commit`]: the rolling commit (final transactions, in order, into a
+//!   [`BlockDb`](crate::db::BlockDb) and receipts) and the sealing.
+//!
+//! **The result is the sequential executor's, exactly.** Block-STM gives every transaction the
+//! reads it would have in a sequential run; each transaction's last incarnation (its revm state
+//! changes, result and logs) is then committed in block order exactly as
+//! [`execute_block`](crate::execute_block) commits it, with the same receipts, roots, state
+//! commitment and header. Nothing that depends on thread timing reaches the result.
+//!
+//! **Fees.** revm pays each transaction's tip to the beneficiary, which would make every
+//! transaction write one account. Here the reward step only computes the tip; the assembly
+//! credits it after the transaction's changes, in order, as revm would have. This is exact as
+//! long as no transaction reads the beneficiary account. The rule: a block in which a candidate
+//! is sent by or to the beneficiary runs sequentially up front; if any incarnation reads the
+//! beneficiary account during Block-STM (a `BALANCE(COINBASE)`, a call or transfer to it) the
+//! parallel attempt stops and the block runs sequentially.
+//!
+//! **Other fallbacks to the sequential executor** (same result, only slower):
+//! fewer than [`PARALLEL_MIN_TXS`] transactions or one thread; candidate gas limits that sum
+//! above the block gas limit (then "block gas limit reached" depends on the gas used by earlier
+//! transactions; the mempool selects blocks that fit, so this is rare); and any error during
+//! parallel execution (a state read failure, an unexpected EVM error): the sequential run gives
+//! the reference result or the reference error.
+
+mod commit;
+mod mv_memory;
+mod scheduler;
+mod vm;
+
+use std::sync::{
+    Mutex, TryLockError,
+    atomic::{AtomicBool, AtomicUsize, Ordering},
+};
+
+use alloy_primitives::{Address, map::DefaultHashBuilder};
+use rampart_primitives::{RecoveredTx, StateReader};
+use revm::context::TxEnv;
+use tracing::debug;
+
+use self::{
+    commit::Committer,
+    mv_memory::{MvMemory, TxIdx, Version, lock},
+    scheduler::{Scheduler, Task},
+    vm::{CodeMap, TxOutcome, Vm, VmStatus},
+};
+use crate::{
+    BlockInput, BlockOutcome, ChainConfig, ExecError,
+    block::execute_block,
+    env::{block_env, cfg_env, tx_env},
+};
+
+/// Below this many transactions [`execute_block_parallel`] runs the sequential executor.
+///
+/// Measured with `cargo bench -p rampart-evm --bench parallel` (release, 2 cores, 2 threads):
+/// see the "threshold" section of that benchmark's output. MEASUREMENT_PLACEHOLDER
+pub const PARALLEL_MIN_TXS: usize = 16;
+
+/// Why a block ran on the sequential executor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fallback {
+    /// Fewer transactions than the configured minimum.
+    TooFewTxs,
+    /// The candidates' gas limits sum above the block gas limit.
+    GasLimitSum,
+    /// A candidate is sent by or to the block beneficiary.
+    BeneficiaryTouched,
+    /// An incarnation read the beneficiary account.
+    BeneficiaryRead,
+    /// Far more re-executions than Block-STM needs in practice: a guard so that a bug can
+    /// cost time but never hang the executor.
+    TooManyReexecutions,
+    /// Parallel execution met an error; the sequential run reports it (or not) as the
+    /// reference does.
+    Error(String),
+}
+
+/// How to run [`execute_block_parallel_with`].
+#[derive(Clone, Debug)]
+pub struct ParallelConfig {
+    /// Worker threads (at least one is used).
+    pub threads: usize,
+    /// Blocks with fewer transactions run sequentially. Zero always tries Block-STM.
+    pub min_txs: usize,
+}
+
+/// What happened during a parallel run, for tests and benchmarks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ParallelStats {
+    /// `Some` when the block ran on the sequential executor.
+    pub fallback: Option<Fallback>,
+    /// Incarnations that ran to the end.
+    pub executions: usize,
+    /// Incarnations stopped on an estimate (or parked behind the same sender's previous tx).
+    pub blocked: usize,
+    pub validations: usize,
+    /// Validations that aborted an incarnation.
+    pub aborts: usize,
+}
+
+/// Executes a block with Block-STM on `threads` worker threads. The outcome is identical to
+/// [`execute_block`]'s for every input (see the module docs for when it simply calls it).
+pub fn execute_block_parallel<R: StateReader + Sync>(
+    state: R,
+    chain: &ChainConfig,
+    input: &BlockInput<'_>,
+    threads: usize,
+) -> Result<BlockOutcome, ExecError> {
+    if threads < 2 {
+        return execute_block(state, chain, input);
+    }
+    let config = ParallelConfig {
+        threads,
+        min_txs: PARALLEL_MIN_TXS,
+    };
+    execute_block_parallel_with(state, chain, input, &config).map(|(outcome, _)| outcome)
+}
+
+/// [`execute_block_parallel`] with explicit settings, reporting what it did. Runs Block-STM
+/// even with one thread (tests use that).
+pub fn execute_block_parallel_with<R: StateReader + Sync>(
+    state: R,
+    chain: &ChainConfig,
+    input: &BlockInput<'_>,
+    config: &ParallelConfig,
+) -> Result<(BlockOutcome, ParallelStats), ExecError> {
+    let reason = match static_fallback(input, config.min_txs) {
+        Some(reason) => reason,
+        None => {
+            let threads = config.threads.max(1);
+            let (result, stats) = block_stm(&state, chain, input, threads);
+            match result {
+                Ok((committer, garbage)) => {
+                    return Ok((committer.seal(input, garbage, threads > 1)?, stats));
+                }
+                Err(reason) => {
+                    let (outcome, _) = sequential(state, chain, input, reason.clone())?;
+                    return Ok((
+                        outcome,
+                        ParallelStats {
+                            fallback: Some(reason),
+                            ..stats
+                        },
+                    ));
+                }
+            }
+        }
+    };
+    sequential(state, chain, input, reason)
+}
+
+fn sequential<R: StateReader>(
+    state: R,
+    chain: &ChainConfig,
+    input: &BlockInput<'_>,
+    reason: Fallback,
+) -> Result<(BlockOutcome, ParallelStats), ExecError> {
+    debug!(target: "rampart::executor", ?reason, txs = input.txs.len(), "block runs sequentially");
+    let outcome = execute_block(state, chain, input)?;
+    Ok((
+        outcome,
+        ParallelStats {
+            fallback: Some(reason),
+            ..ParallelStats::default()
+        },
+    ))
+}
+
+fn static_fallback(input: &BlockInput<'_>, min_txs: usize) -> Option<Fallback> {
+    let txs = input.txs;
+    if txs.is_empty() || txs.len() < min_txs {
+        return Some(Fallback::TooFewTxs);
+    }
+    let gas = txs
+        .iter()
+        .try_fold(0u64, |sum, tx| sum.checked_add(tx.gas_limit()));
+    if gas.is_none_or(|g| g > input.params.gas_limit) {
+        return Some(Fallback::GasLimitSum);
+    }
+    let beneficiary = input.params.beneficiary;
+    if txs
+        .iter()
+        .any(|tx| tx.sender == beneficiary || tx.to() == Some(beneficiary))
+    {
+        return Some(Fallback::BeneficiaryTouched);
+    }
+    None
+}
+
+/// Everything the workers share.
+struct Shared<'a, R> {
+    base: &'a R,
+    txs: &'a [RecoveredTx],
+    envs: Vec<TxEnv>,
+    /// The previous transaction of the same sender, if any.
+    prev_same_sender: Vec<Option<TxIdx>>,
+    mv: MvMemory,
+    codes: CodeMap,
+    scheduler: Scheduler,
+    /// The last incarnation's outcome of each transaction, until it is committed.
+    outcomes: Vec<Mutex<Option<TxOutcome>>>,
+    committer: Mutex<Committer<'a, R>>,
+    /// The next transaction to commit (changed under the `committer` lock only).
+    commit_idx: AtomicUsize,
+    failed: AtomicBool,
+    failure: Mutex<Option<Fallback>>,
+    executions: AtomicUsize,
+    blocked: AtomicUsize,
+    validations: AtomicUsize,
+    aborts: AtomicUsize,
+    block: revm::context::BlockEnv,
+    cfg: revm::context::CfgEnv,
+}
+
+/// What Block-STM leaves behind; freeing it takes a while, so sealing does it on the side.
+type Garbage = MvMemory;
+
+#[allow(clippy::type_complexity)]
+fn block_stm<'a, R: StateReader + Sync>(
+    state: &'a R,
+    chain: &ChainConfig,
+    input: &'a BlockInput<'_>,
+    threads: usize,
+) -> (Result<(Committer<'a, R>, Garbage), Fallback>, ParallelStats) {
+    let n = input.txs.len();
+    let p = &input.params;
+    let spec = chain.fork_at(p.timestamp).spec_id();
+    let mut last_of_sender: std::collections::HashMap<Address, TxIdx, DefaultHashBuilder> =
+        Default::default();
+    let prev_same_sender = input
+        .txs
+        .iter()
+        .enumerate()
+        .map(|(i, tx)| last_of_sender.insert(tx.sender, i))
+        .collect();
+    let shared = Shared {
+        base: state,
+        txs: input.txs,
+        envs: input.txs.iter().map(tx_env).collect(),
+        prev_same_sender,
+        mv: MvMemory::new(n),
+        codes: CodeMap::default(),
+        scheduler: Scheduler::new(n),
+        outcomes: (0..n).map(|_| Mutex::new(None)).collect(),
+        committer: Mutex::new(Committer::new(state, n, p.base_fee)),
+        commit_idx: AtomicUsize::new(0),
+        failed: AtomicBool::new(false),
+        failure: Mutex::new(None),
+        executions: AtomicUsize::new(0),
+        blocked: AtomicUsize::new(0),
+        validations: AtomicUsize::new(0),
+        aborts: AtomicUsize::new(0),
+        block: block_env(p, spec),
+        cfg: cfg_env(chain, p.timestamp),
+    };
+    let threads = threads.min(n).max(1);
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(|| worker(&shared));
+        }
+        worker(&shared);
+    });
+    // Every transaction is executed and validated: whatever is not committed yet is final.
+    if !shared.failed.load(Ordering::SeqCst) {
+        try_commit(&shared, usize::MAX);
+        if shared.commit_idx.load(Ordering::SeqCst) != n {
+            fail(
+                &shared,
+                Fallback::Error(format!(
+                    "Block-STM finished but transaction {} is not final",
+                    shared.commit_idx.load(Ordering::SeqCst)
+                )),
+            );
+        }
+    }
+    let stats = ParallelStats {
+        fallback: None,
+        executions: shared.executions.load(Ordering::Relaxed),
+        blocked: shared.blocked.load(Ordering::Relaxed),
+        validations: shared.validations.load(Ordering::Relaxed),
+        aborts: shared.aborts.load(Ordering::Relaxed),
+    };
+    if shared.failed.load(Ordering::SeqCst) {
+        let reason = lock(&shared.failure)
+            .take()
+            .unwrap_or_else(|| Fallback::Error("parallel execution failed".into()));
+        return (Err(reason), stats);
+    }
+    let Shared { mv, committer, .. } = shared;
+    let committer = committer
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    (Ok((committer, mv)), stats)
+}
+
+/// Transactions a worker commits in one go before it goes back to executing and validating.
+const COMMIT_BATCH: usize = 256;
+
+fn worker<R: StateReader + Sync>(shared: &Shared<'_, R>) {
+    let mut vm = Vm::new(
+        &shared.mv,
+        shared.base,
+        &shared.codes,
+        &shared.envs,
+        shared.block.clone(),
+        shared.cfg.clone(),
+    );
+    let scheduler = &shared.scheduler;
+    let mut task: Option<Task> = None;
+    let mut idle = 0u32;
+    while !scheduler.done() && !shared.failed.load(Ordering::Relaxed) {
+        task = match task {
+            Some(Task::Execution(version)) => try_execute(shared, &mut vm, version),
+            Some(Task::Validation(version)) => validate(shared, version),
+            None => {
+                try_commit(shared, COMMIT_BATCH);
+                let next = scheduler.next_task();
+                if next.is_none() {
+                    idle += 1;
+                    if idle > 16 {
+                        std::thread::yield_now();
+                    } else {
+                        std::hint::spin_loop();
+                    }
+                } else {
+                    idle = 0;
+                }
+                next
+            }
+        };
+    }
+}
+
+/// Commits final transactions in order, up to `limit`, unless another worker is doing it.
+fn try_commit<R: StateReader + Sync>(shared: &Shared<'_, R>, limit: usize) {
+    let mut committer = match shared.committer.try_lock() {
+        Ok(c) => c,
+        Err(TryLockError::WouldBlock) => return,
+        Err(TryLockError::Poisoned(p)) => p.into_inner(),
+    };
+    for _ in 0..limit {
+        let i = shared.commit_idx.load(Ordering::SeqCst);
+        if i >= shared.txs.len()
+            || !shared
+                .scheduler
+                .try_commit(i, || shared.mv.validate_read_set(i))
+        {
+            return;
+        }
+        let Some(outcome) = lock(&shared.outcomes[i]).take() else {
+            fail(
+                shared,
+                Fallback::Error(format!("transaction {i} is final without an outcome")),
+            );
+            return;
+        };
+        shared.mv.forget_reads(i);
+        committer.commit(&shared.txs[i], outcome);
+        shared.commit_idx.store(i + 1, Ordering::SeqCst);
+    }
+}
+
+fn fail(shared: &Shared<'_, impl Sync>, reason: Fallback) {
+    let mut f = lock(&shared.failure);
+    if f.is_none() {
+        *f = Some(reason);
+    }
+    shared.failed.store(true, Ordering::SeqCst);
+}
+
+/// Incarnations (finished or blocked) per transaction before [`Fallback::TooManyReexecutions`].
+/// The most contended test blocks (every transaction on one pool, 8 threads) need about 2.
+const MAX_RUNS_PER_TX: usize = 64;
+
+fn try_execute<R: StateReader + Sync>(
+    shared: &Shared<'_, R>,
+    vm: &mut Vm<'_, R>,
+    version: Version,
+) -> Option<Task> {
+    let txn_idx = version.txn_idx;
+    let scheduler = &shared.scheduler;
+    // The same sender's previous transaction decides this one's nonce and balance: wait for it.
+    if let Some(prev) = shared.prev_same_sender[txn_idx]
+        && scheduler.add_dependency(txn_idx, prev)
+    {
+        shared.blocked.fetch_add(1, Ordering::Relaxed);
+        return None;
+    }
+    let max_runs = MAX_RUNS_PER_TX * shared.envs.len() + 1_024;
+    loop {
+        let runs =
+            shared.executions.load(Ordering::Relaxed) + shared.blocked.load(Ordering::Relaxed);
+        if runs > max_runs {
+            fail(shared, Fallback::TooManyReexecutions);
+            return None;
+        }
+        match vm.execute(version) {
+            VmStatus::Done {
+                outcome,
+                reads,
+                writes,
+            } => {
+                shared.executions.fetch_add(1, Ordering::Relaxed);
+                *lock(&shared.outcomes[txn_idx]) = Some(outcome);
+                let wrote_new_location = shared.mv.record(version, reads, writes);
+                return scheduler.finish_execution(version, wrote_new_location);
+            }
+            VmStatus::Blocked(blocking) => {
+                shared.blocked.fetch_add(1, Ordering::Relaxed);
+                if scheduler.add_dependency(txn_idx, blocking) {
+                    return None;
+                }
+                // The blocking transaction finished meanwhile: run again.
+            }
+            VmStatus::Fatal(reason) => {
+                fail(shared, reason);
+                return None;
+            }
+        }
+    }
+}
+
+fn validate<R: StateReader + Sync>(shared: &Shared<'_, R>, version: Version) -> Option<Task> {
+    shared.validations.fetch_add(1, Ordering::Relaxed);
+    let valid = shared.mv.validate_read_set(version.txn_idx);
+    let aborted = !valid && shared.scheduler.try_validation_abort(version);
+    if aborted {
+        shared.aborts.fetch_add(1, Ordering::Relaxed);
+        shared.mv.convert_writes_to_estimates(version.txn_idx);
+    }
+    shared.scheduler.finish_validation(version.txn_idx, aborted)
+}
