@@ -424,7 +424,7 @@ impl StateStore {
         cf: &'static str,
         key: &[u8],
         prefix_len: usize,
-    ) -> Result<Option<(u64, Box<[u8]>)>, StoreError> {
+    ) -> Result<Option<HistoryEntry>, StoreError> {
         let mut iter = self
             .db
             .iterator_cf(self.cf(cf), IteratorMode::From(key, Direction::Reverse));
@@ -575,6 +575,9 @@ impl StateReader for StateStore {
         Ok(self.read_block_hash(number)?)
     }
 }
+
+/// A history value and the block that wrote it.
+type HistoryEntry = (u64, Box<[u8]>);
 
 /// State as of a past block, read from the history column families. Blocks are immutable once
 /// committed, so these reads need no snapshot.

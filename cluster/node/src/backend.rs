@@ -141,13 +141,13 @@ impl NodeBackend {
                 tx.gas_limit()
             )));
         }
-        if let Some(tip) = tx.envelope.max_priority_fee_per_gas() {
-            if tip > tx.max_fee_per_gas() {
-                return Err(BackendError::Rejected(format!(
-                    "max priority fee per gas higher than max fee per gas: maxPriorityFeePerGas {tip}, maxFeePerGas {}",
-                    tx.max_fee_per_gas()
-                )));
-            }
+        if let Some(tip) = tx.envelope.max_priority_fee_per_gas()
+            && tip > tx.max_fee_per_gas()
+        {
+            return Err(BackendError::Rejected(format!(
+                "max priority fee per gas higher than max fee per gas: maxPriorityFeePerGas {tip}, maxFeePerGas {}",
+                tx.max_fee_per_gas()
+            )));
         }
         if tx.max_fee_per_gas() < self.spec.base_fee as u128 {
             return Err(BackendError::Rejected(format!(

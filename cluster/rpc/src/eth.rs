@@ -434,13 +434,12 @@ impl<B: EthBackend> EthApiServer for EthRpc<B> {
         let count = block_count
             .to::<u64>()
             .min(self.config.fee_history_max_blocks);
-        if let Some(p) = &reward_percentiles {
-            if p.len() > 100
+        if let Some(p) = &reward_percentiles
+            && (p.len() > 100
                 || p.iter().any(|x| !(0.0..=100.0).contains(x))
-                || p.windows(2).any(|w| w[0] > w[1])
-            {
-                return Err(invalid_params("invalid reward percentiles"));
-            }
+                || p.windows(2).any(|w| w[0] > w[1]))
+        {
+            return Err(invalid_params("invalid reward percentiles"));
         }
         let newest = self
             .resolve(newest_block)?
@@ -591,10 +590,10 @@ impl<B: EthBackend> EthApiServer for EthRpc<B> {
         else {
             return Ok(None);
         };
-        if record.base_fee.is_none() {
-            if let Some(loc) = &record.location {
-                record.base_fee = Some(self.header_of(loc.block_number)?.base_fee_per_gas);
-            }
+        if record.base_fee.is_none()
+            && let Some(loc) = &record.location
+        {
+            record.base_fee = Some(self.header_of(loc.block_number)?.base_fee_per_gas);
         }
         rpc_transaction(&record).map(Some).map_err(internal)
     }

@@ -226,12 +226,13 @@ impl<R: StateReader> DatabaseCommit for BlockDb<R> {
                 balance: account.info.balance,
                 code_hash: account.info.code_hash,
             };
-            if let Some(code) = &account.info.code {
-                if info.code_hash != KECCAK_EMPTY && !self.codes.contains_key(&info.code_hash) {
-                    let bytes = code.original_bytes();
-                    if !bytes.is_empty() {
-                        self.codes.insert(info.code_hash, bytes);
-                    }
+            if let Some(code) = &account.info.code
+                && info.code_hash != KECCAK_EMPTY
+                && !self.codes.contains_key(&info.code_hash)
+            {
+                let bytes = code.original_bytes();
+                if !bytes.is_empty() {
+                    self.codes.insert(info.code_hash, bytes);
                 }
             }
             let created = account.is_created();

@@ -76,6 +76,6 @@ pub fn call_kind(to: Option<Address>) -> TxKind {
 pub fn intrinsic_gas(tx: &RecoveredTx, chain: &ChainConfig, timestamp: u64) -> u64 {
     let spec = chain.fork_at(timestamp).spec_id();
     let g =
-        revm::context_interface::cfg::gas::calculate_initial_tx_gas_for_tx(&tx_env(tx), spec, None);
+        revm::context_interface::cfg::gas::calculate_initial_tx_gas_for_tx(tx_env(tx), spec, None);
     (g.initial_regular_gas + g.initial_state_gas).max(g.floor_gas)
 }
