@@ -212,8 +212,8 @@ pub fn execute_block<R: StateReader>(
 
 /// Batches in flight to the sealer thread at most (bounded so a slow sealer slows execution
 /// instead of growing memory), and receipts per batch.
-const SEALER_QUEUE: usize = 1024;
-const SEALER_BATCH: usize = 1;
+const SEALER_QUEUE: usize = 64;
+const SEALER_BATCH: usize = 32;
 
 /// An ordered trie root built while its items arrive in index order. Trie keys are `rlp(index)`,
 /// which sorts index 0 (`0x80`) after 1..=127 (`0x01..=0x7f`) and before 128 (`0x8180`); every
