@@ -342,6 +342,8 @@ struct Row {
     n: usize,
     seq: Duration,
     par: Duration,
+    seq_best: Duration,
+    par_best: Duration,
 }
 
 fn measure(
@@ -395,12 +397,14 @@ fn measure(
     let row = Row {
         name: name.to_string(),
         n: txs.len(),
+        seq_best: *seq.iter().min().expect("rounds"),
+        par_best: *parallel.iter().min().expect("rounds"),
         seq: median(seq),
         par: median(parallel),
     };
     if config.is_none() {
         println!(
-            "{:<22} {:>6} txs  seq {:>9.0} tx/s ({:>8.2} ms)  par{THREADS} {:>9.0} tx/s ({:>8.2} ms)  speedup {:>5.2}x  [execs {} blocked {} aborts {}]",
+            "{:<16} {:>6} txs  seq {:>7.0} tx/s ({:>7.2} ms)  par{THREADS} {:>7.0} tx/s ({:>7.2} ms)  speedup {:>5.2}x  (best-of: {:>5.2}x)  [execs {} validations {} blocked {} aborts {}{}]",
             row.name,
             row.n,
             row.n as f64 / row.seq.as_secs_f64(),
@@ -408,9 +412,15 @@ fn measure(
             row.n as f64 / row.par.as_secs_f64(),
             row.par.as_secs_f64() * 1e3,
             row.seq.as_secs_f64() / row.par.as_secs_f64(),
+            row.seq_best.as_secs_f64() / row.par_best.as_secs_f64(),
             stats.executions,
+            stats.validations,
             stats.blocked,
             stats.aborts,
+            stats
+                .sequential_tail_from
+                .map(|i| format!(", sequential from tx {i}"))
+                .unwrap_or_default(),
         );
     }
     row
@@ -424,46 +434,37 @@ fn main() {
     let rounds: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(7);
     let filter = args.get(1).cloned().unwrap_or_default();
     let world = World::new();
-    if filter.starts_with("prof") {
-        let txs = if filter == "prof-eth" {
-            world.eth_transfers(10_000)
-        } else if filter == "prof-amm" {
-            world.swaps(10_000, 100)
-        } else {
-            world.erc20(10_000, 0)
+    if filter == "profile" {
+        // One workload, one executor, in a loop: for `perf record` / `perf stat`.
+        //   -- <rounds> profile <eth|erc20|erc20-hot|amm100|amm1> <seq|stm1|stm2>
+        let workload = args.get(2).map(String::as_str).unwrap_or("erc20");
+        let mode = args.get(3).map(String::as_str).unwrap_or("stm2");
+        let txs = match workload {
+            "eth" => world.eth_transfers(10_000),
+            "erc20-hot" => world.erc20(10_000, 100),
+            "amm100" => world.swaps(10_000, 100),
+            "amm1" => world.swaps(10_000, 1),
+            _ => world.erc20(10_000, 0),
         };
         let input = input(&world.parent, &txs);
-        let one = ParallelConfig {
-            threads: std::env::var("T")
-                .ok()
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(1),
+        let config = ParallelConfig {
+            threads: if mode == "stm1" { 1 } else { THREADS },
             min_txs: 0,
         };
-        eprintln!("go");
-        let cpu = || -> f64 {
-            let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-            let f: Vec<&str> = stat
-                .rsplit(')')
-                .next()
-                .unwrap_or("")
-                .split_whitespace()
-                .collect();
-            (f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0)) * 10.0
-        };
-        let c0 = cpu();
         let t = Instant::now();
         for _ in 0..rounds {
-            if std::env::var_os("SEQ").is_some() {
-                execute_block(&world.state, &CHAIN, &input).expect("seq");
+            let out = if mode == "seq" {
+                execute_block(&world.state, &CHAIN, &input).expect("sequential")
             } else {
-                execute_block_parallel_with(&world.state, &CHAIN, &input, &one).expect("par");
-            }
+                execute_block_parallel_with(&world.state, &CHAIN, &input, &config)
+                    .expect("parallel")
+                    .0
+            };
+            std::hint::black_box(out);
         }
-        eprintln!(
-            "{filter}: {:?} per block, cpu {:.1} ms per block",
-            t.elapsed() / rounds as u32,
-            (cpu() - c0) / rounds as f64
+        println!(
+            "{workload} {mode}: {:.2} ms per block",
+            t.elapsed().as_secs_f64() * 1e3 / rounds as f64
         );
         return;
     }
@@ -495,8 +496,13 @@ fn main() {
         }
         return;
     }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "sequential execute_block vs execute_block_parallel({THREADS} threads); median of {rounds} interleaved rounds"
+        "sequential execute_block vs execute_block_parallel({THREADS} threads); median of {rounds} interleaved rounds; load average {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     for n in [1_000, 10_000] {
         let rounds = if n >= 10_000 {
@@ -532,11 +538,12 @@ fn main() {
         let txs = world.erc20(n, 0);
         let row = measure(&world, "erc20", &txs, (rounds * 40).max(50), Some(&forced));
         println!(
-            "  {:>4} txs  seq {:>8.1} us  block-stm {:>8.1} us  speedup {:>5.2}x",
+            "  {:>4} txs  seq {:>8.1} us  block-stm {:>8.1} us  speedup {:>5.2}x  (best-of: {:>5.2}x)",
             n,
             row.seq.as_secs_f64() * 1e6,
             row.par.as_secs_f64() * 1e6,
-            row.seq.as_secs_f64() / row.par.as_secs_f64()
+            row.seq.as_secs_f64() / row.par.as_secs_f64(),
+            row.seq_best.as_secs_f64() / row.par_best.as_secs_f64()
         );
     }
 }

@@ -22,8 +22,8 @@ pub use call::{CallError, CallOutcome, CallRequest, StateOverride, estimate_gas,
 pub use chain::{ChainConfig, Fork};
 pub use env::{BlockParams, intrinsic_gas};
 pub use parallel::{
-    Fallback, PARALLEL_MIN_TXS, ParallelConfig, ParallelStats, execute_block_parallel,
-    execute_block_parallel_with,
+    Fallback, PARALLEL_MIN_TXS, ParallelConfig, ParallelStats, Tuning, execute_block_parallel,
+    execute_block_parallel_tuned, execute_block_parallel_with,
 };
 
 use rampart_primitives::StateError;

@@ -18,7 +18,8 @@ use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolValue, sol};
 use rampart_evm::{
     BlockInput, BlockOutcome, BlockParams, ChainConfig, ExecError, Fallback, ParallelConfig,
-    ParallelStats, execute_block, execute_block_parallel, execute_block_parallel_with,
+    ParallelStats, Tuning, execute_block, execute_block_parallel, execute_block_parallel_tuned,
+    execute_block_parallel_with,
 };
 use rampart_primitives::{
     Account, BlockHeader, KECCAK_EMPTY, MemoryState, RecoveredTx, StateError, StateReader,
@@ -306,20 +307,32 @@ fn assert_same(par: &BlockOutcome, seq: &BlockOutcome, what: &str) {
     assert_eq!(par.block, seq.block, "{what}: block");
 }
 
+/// Block-STM to the end of the block (no sequential tail), always, even on one thread.
 fn parallel(
     state: &MemoryState,
     input: &BlockInput<'_>,
     threads: usize,
 ) -> (BlockOutcome, ParallelStats) {
+    parallel_tuned(state, input, threads, false)
+}
+
+fn parallel_tuned(
+    state: &MemoryState,
+    input: &BlockInput<'_>,
+    threads: usize,
+    sequential_tail: bool,
+) -> (BlockOutcome, ParallelStats) {
     let config = ParallelConfig {
         threads,
         min_txs: 0,
     };
-    execute_block_parallel_with(state, &CHAIN, input, &config).expect("parallel block executes")
+    let tuning = Tuning { sequential_tail };
+    execute_block_parallel_tuned(state, &CHAIN, input, &config, &tuning)
+        .expect("parallel block executes")
 }
 
-/// Runs `txs` sequentially and with Block-STM on 1, 2, 4 and 8 threads; all must agree.
-/// Returns the sequential outcome.
+/// Runs `txs` sequentially and with Block-STM on 1, 2, 4 and 8 threads (and once more with the
+/// conflict rule's sequential tail allowed); all must agree. Returns the sequential outcome.
 fn differential(
     state: &MemoryState,
     parent: &BlockHeader,
@@ -334,8 +347,18 @@ fn differential(
             stats.fallback, None,
             "{what}: parallel path taken ({threads} threads)"
         );
+        assert_eq!(
+            stats.sequential_tail_from, None,
+            "{what}: Block-STM to the end"
+        );
         assert_same(&par, &seq, &format!("{what}, {threads} threads"));
     }
+    let (par, stats) = parallel_tuned(state, &input, 2, true);
+    assert_eq!(
+        stats.fallback, None,
+        "{what}: parallel path taken (tail allowed)"
+    );
+    assert_same(&par, &seq, &format!("{what}, 2 threads, tail allowed"));
     seq
 }
 
@@ -1027,6 +1050,57 @@ fn one_sender_chain_matches_sequential() {
         })
         .collect();
     world.commit(&txs, true, "one sender");
+}
+
+/// A block where every transaction moves tokens to one recipient: the conflict rule stops
+/// Block-STM after a committed prefix and runs the rest sequentially; same block either way.
+#[test]
+fn conflict_heavy_block_finishes_sequentially_with_same_result() {
+    let world = World::new();
+    let txs: Vec<_> = world
+        .senders
+        .iter()
+        .cycle()
+        .take(200)
+        .scan(HashMap::new(), |nonces: &mut HashMap<Address, u64>, k| {
+            let n = nonces
+                .entry(k.address())
+                .or_insert_with(|| world.nonce(k.address()));
+            let data = transferCall {
+                to: world.hot_recipient,
+                value: U256::from(3),
+            }
+            .abi_encode();
+            let tx = call(k, *n, world.token_a, data, 100_000);
+            *n += 1;
+            Some(tx)
+        })
+        .collect();
+    let input = input(&world.parent, &txs, BIG_GAS);
+    let seq = execute_block(&world.state, &CHAIN, &input).expect("sequential");
+    let mut tails = 0;
+    for threads in [1, 2, 4] {
+        let (par, stats) = parallel_tuned(&world.state, &input, threads, true);
+        assert_eq!(stats.fallback, None);
+        if let Some(from) = stats.sequential_tail_from {
+            assert!(from >= 64 && from < txs.len(), "{stats:?}");
+            tails += 1;
+        }
+        assert_same(
+            &par,
+            &seq,
+            &format!("hot recipient, {threads} threads, tail allowed"),
+        );
+        let (par, stats) = parallel(&world.state, &input, threads);
+        assert_eq!(stats.sequential_tail_from, None);
+        assert_same(
+            &par,
+            &seq,
+            &format!("hot recipient, {threads} threads, Block-STM only"),
+        );
+    }
+    // With several workers every transfer conflicts with the one before it.
+    assert!(tails >= 1, "the conflict rule never engaged");
 }
 
 /// A contract created in one transaction is called by later ones in the same block (code by

@@ -50,8 +50,8 @@ use revm::context::TxEnv;
 use tracing::debug;
 
 use self::{
-    commit::Committer,
-    mv_memory::{MvMemory, TxIdx, Version, lock},
+    commit::{Committer, SEALER_QUEUE, run_sealer},
+    mv_memory::{MvMemory, Padded, TxIdx, Version, lock},
     scheduler::{Scheduler, Task},
     vm::{CodeMap, TxOutcome, Vm, VmStatus},
 };
@@ -95,6 +95,22 @@ pub struct ParallelConfig {
     pub min_txs: usize,
 }
 
+/// Knobs that tests and benchmarks turn; the defaults are what the node runs.
+#[derive(Clone, Debug)]
+pub struct Tuning {
+    /// Let a block whose transactions mostly conflict finish sequentially (see
+    /// [`CONFLICT_WINDOW`]). Tests turn it off to keep Block-STM on hot blocks to the end.
+    pub sequential_tail: bool,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            sequential_tail: true,
+        }
+    }
+}
+
 /// What happened during a parallel run, for tests and benchmarks.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ParallelStats {
@@ -107,6 +123,9 @@ pub struct ParallelStats {
     pub validations: usize,
     /// Validations that aborted an incarnation.
     pub aborts: usize,
+    /// `Some(i)`: transactions from `i` on ran sequentially after Block-STM committed the
+    /// ones before (too many conflicts).
+    pub sequential_tail_from: Option<usize>,
 }
 
 /// Executes a block with Block-STM on `threads` worker threads. The outcome is identical to
@@ -135,14 +154,25 @@ pub fn execute_block_parallel_with<R: StateReader + Sync>(
     input: &BlockInput<'_>,
     config: &ParallelConfig,
 ) -> Result<(BlockOutcome, ParallelStats), ExecError> {
+    execute_block_parallel_tuned(state, chain, input, config, &Tuning::default())
+}
+
+/// [`execute_block_parallel_with`] with [`Tuning`] knobs (tests and benchmarks).
+pub fn execute_block_parallel_tuned<R: StateReader + Sync>(
+    state: R,
+    chain: &ChainConfig,
+    input: &BlockInput<'_>,
+    config: &ParallelConfig,
+    tuning: &Tuning,
+) -> Result<(BlockOutcome, ParallelStats), ExecError> {
     let reason = match static_fallback(input, config.min_txs) {
         Some(reason) => reason,
         None => {
             let threads = config.threads.max(1);
-            let (result, stats) = block_stm(&state, chain, input, threads);
+            let (result, stats) = block_stm(&state, chain, input, threads, tuning.sequential_tail);
             match result {
-                Ok((committer, garbage)) => {
-                    return Ok((committer.seal(input, garbage, threads > 1)?, stats));
+                Ok((committer, sealed, garbage)) => {
+                    return Ok((committer.seal(input, sealed, garbage, threads > 1)?, stats));
                 }
                 Err(reason) => {
                     let (outcome, _) = sequential(state, chain, input, reason.clone())?;
@@ -209,16 +239,18 @@ struct Shared<'a, R> {
     codes: CodeMap,
     scheduler: Scheduler,
     /// The last incarnation's outcome of each transaction, until it is committed.
-    outcomes: Vec<Mutex<Option<TxOutcome>>>,
+    outcomes: Vec<Padded<Mutex<Option<TxOutcome>>>>,
     committer: Mutex<Committer<'a, R>>,
     /// The next transaction to commit (changed under the `committer` lock only).
-    commit_idx: AtomicUsize,
-    failed: AtomicBool,
+    commit_idx: Padded<AtomicUsize>,
+    /// Workers stop: Block-STM failed (`failure` says why) or hands over to a sequential tail.
+    stop: Padded<AtomicBool>,
     failure: Mutex<Option<Fallback>>,
-    executions: AtomicUsize,
-    blocked: AtomicUsize,
-    validations: AtomicUsize,
-    aborts: AtomicUsize,
+    /// Whether the committer may decide on a sequential tail.
+    sequential_tail: bool,
+    tail_requested: AtomicBool,
+    /// The workers' counters, added up as they finish.
+    stats: Mutex<ParallelStats>,
     block: revm::context::BlockEnv,
     cfg: revm::context::CfgEnv,
 }
@@ -226,13 +258,20 @@ struct Shared<'a, R> {
 /// What Block-STM leaves behind; freeing it takes a while, so sealing does it on the side.
 type Garbage = MvMemory;
 
+/// What the sealer thread returns.
+type Sealed = (crate::block::Roots, Vec<rampart_primitives::StoredReceipt>);
+
 #[allow(clippy::type_complexity)]
 fn block_stm<'a, R: StateReader + Sync>(
     state: &'a R,
     chain: &ChainConfig,
     input: &'a BlockInput<'_>,
     threads: usize,
-) -> (Result<(Committer<'a, R>, Garbage), Fallback>, ParallelStats) {
+    sequential_tail: bool,
+) -> (
+    Result<(Committer<'a, R>, Sealed, Garbage), Fallback>,
+    ParallelStats,
+) {
     let n = input.txs.len();
     let p = &input.params;
     let spec = chain.fork_at(p.timestamp).spec_id();
@@ -244,6 +283,7 @@ fn block_stm<'a, R: StateReader + Sync>(
         .enumerate()
         .map(|(i, tx)| last_of_sender.insert(tx.sender, i))
         .collect();
+    let (to_sealer, from_committer) = std::sync::mpsc::sync_channel(SEALER_QUEUE);
     let shared = Shared {
         base: state,
         txs: input.txs,
@@ -252,57 +292,78 @@ fn block_stm<'a, R: StateReader + Sync>(
         mv: MvMemory::new(n),
         codes: CodeMap::default(),
         scheduler: Scheduler::new(n),
-        outcomes: (0..n).map(|_| Mutex::new(None)).collect(),
-        committer: Mutex::new(Committer::new(state, n, p.base_fee)),
-        commit_idx: AtomicUsize::new(0),
-        failed: AtomicBool::new(false),
+        outcomes: (0..n).map(|_| Padded(Mutex::new(None))).collect(),
+        committer: Mutex::new(Committer::new(state, n, p.base_fee, to_sealer)),
+        commit_idx: Padded(AtomicUsize::new(0)),
+        stop: Padded(AtomicBool::new(false)),
         failure: Mutex::new(None),
-        executions: AtomicUsize::new(0),
-        blocked: AtomicUsize::new(0),
-        validations: AtomicUsize::new(0),
-        aborts: AtomicUsize::new(0),
+        sequential_tail,
+        tail_requested: AtomicBool::new(false),
+        stats: Mutex::new(ParallelStats::default()),
         block: block_env(p, spec),
         cfg: cfg_env(chain, p.timestamp),
     };
     let threads = threads.min(n).max(1);
-    std::thread::scope(|s| {
-        for _ in 1..threads {
-            s.spawn(|| worker(&shared));
-        }
+    let sealed = std::thread::scope(|s| {
+        let sealer = s.spawn(move || run_sealer(from_committer, n));
+        let workers: Vec<_> = (1..threads).map(|_| s.spawn(|| worker(&shared))).collect();
         worker(&shared);
-    });
-    // Every transaction is executed and validated: whatever is not committed yet is final.
-    if !shared.failed.load(Ordering::SeqCst) {
-        try_commit(&shared, usize::MAX);
-        if shared.commit_idx.load(Ordering::SeqCst) != n {
-            fail(
-                &shared,
-                Fallback::Error(format!(
-                    "Block-STM finished but transaction {} is not final",
-                    shared.commit_idx.load(Ordering::SeqCst)
-                )),
-            );
+        for w in workers {
+            if let Err(panic) = w.join() {
+                std::panic::resume_unwind(panic);
+            }
         }
-    }
-    let stats = ParallelStats {
-        fallback: None,
-        executions: shared.executions.load(Ordering::Relaxed),
-        blocked: shared.blocked.load(Ordering::Relaxed),
-        validations: shared.validations.load(Ordering::Relaxed),
-        aborts: shared.aborts.load(Ordering::Relaxed),
-    };
-    if shared.failed.load(Ordering::SeqCst) {
-        let reason = lock(&shared.failure)
-            .take()
-            .unwrap_or_else(|| Fallback::Error("parallel execution failed".into()));
+        let failed = || lock(&shared.failure).is_some();
+        if !failed() {
+            // Done: every transaction is executed and validated, so whatever is not committed
+            // yet is final. Handing over to a sequential tail: commit what is final.
+            try_commit(&shared, usize::MAX);
+            let committed = shared.commit_idx.load(Ordering::SeqCst);
+            if shared.tail_requested.load(Ordering::SeqCst) {
+                if committed < n {
+                    let tail = lock(&shared.committer).run_sequential_tail(
+                        state,
+                        &input.txs[committed..],
+                        chain,
+                        &input.params,
+                    );
+                    match tail {
+                        Ok(()) => lock(&shared.stats).sequential_tail_from = Some(committed),
+                        Err(e) => fail(&shared, Fallback::Error(e.to_string())),
+                    }
+                }
+            } else if committed != n {
+                fail(
+                    &shared,
+                    Fallback::Error(format!(
+                        "Block-STM finished but transaction {committed} is not final"
+                    )),
+                );
+            }
+        }
+        lock(&shared.committer).close();
+        sealer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    });
+    let stats = lock(&shared.stats).clone();
+    if let Some(reason) = lock(&shared.failure).take() {
         return (Err(reason), stats);
     }
     let Shared { mv, committer, .. } = shared;
     let committer = committer
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    (Ok((committer, mv)), stats)
+    (Ok((committer, sealed, mv)), stats)
 }
+
+/// The conflict rule for the sequential tail: when more than half of the last
+/// `CONFLICT_WINDOW` committed transactions needed more than one incarnation (they were aborted
+/// or waited on an earlier one), the workers stop and the rest of the block runs sequentially
+/// on top of the committed prefix. Such a block has no parallelism to win and Block-STM would
+/// only add re-executions; switching costs nothing in correctness (the prefix is final and the
+/// tail is the sequential executor's loop).
+pub const CONFLICT_WINDOW: usize = 64;
 
 /// Transactions a worker commits in one go before it goes back to executing and validating.
 const COMMIT_BATCH: usize = 256;
@@ -319,26 +380,40 @@ fn worker<R: StateReader + Sync>(shared: &Shared<'_, R>) {
     let scheduler = &shared.scheduler;
     let mut task: Option<Task> = None;
     let mut idle = 0u32;
-    while !scheduler.done() && !shared.failed.load(Ordering::Relaxed) {
+    let mut stats = ParallelStats::default();
+    while !scheduler.done() && !shared.stop.load(Ordering::Relaxed) {
         task = match task {
-            Some(Task::Execution(version)) => try_execute(shared, &mut vm, version),
-            Some(Task::Validation(version)) => validate(shared, version),
+            Some(Task::Execution(version)) => try_execute(shared, &mut vm, version, &mut stats),
+            Some(Task::Validation(version)) => validate(shared, version, &mut stats),
             None => {
                 try_commit(shared, COMMIT_BATCH);
                 let next = scheduler.next_task();
                 if next.is_none() {
                     idle += 1;
-                    if idle > 16 {
-                        std::thread::yield_now();
-                    } else {
-                        std::hint::spin_loop();
-                    }
+                    idle_wait(idle);
                 } else {
                     idle = 0;
                 }
                 next
             }
         };
+    }
+    let mut total = lock(&shared.stats);
+    total.executions += stats.executions;
+    total.blocked += stats.blocked;
+    total.validations += stats.validations;
+    total.aborts += stats.aborts;
+}
+
+/// A worker with nothing to do spins briefly, then yields, then sleeps: the sealer thread (and
+/// the committing worker) need the cores more than a spinning worker does.
+fn idle_wait(rounds: u32) {
+    if rounds <= 16 {
+        std::hint::spin_loop();
+    } else if rounds <= 64 {
+        std::thread::yield_now();
+    } else {
+        std::thread::sleep(std::time::Duration::from_micros(20));
     }
 }
 
@@ -351,24 +426,36 @@ fn try_commit<R: StateReader + Sync>(shared: &Shared<'_, R>, limit: usize) {
     };
     for _ in 0..limit {
         let i = shared.commit_idx.load(Ordering::SeqCst);
-        if i >= shared.txs.len()
-            || !shared
-                .scheduler
-                .try_commit(i, || shared.mv.validate_read_set(i))
-        {
-            return;
+        if i >= shared.txs.len() {
+            break;
         }
+        let Some(incarnation) = shared
+            .scheduler
+            .try_commit(i, || shared.mv.validate_read_set(i))
+        else {
+            break;
+        };
         let Some(outcome) = lock(&shared.outcomes[i]).take() else {
             fail(
                 shared,
                 Fallback::Error(format!("transaction {i} is final without an outcome")),
             );
-            return;
+            break;
         };
         shared.mv.forget_reads(i);
         committer.commit(&shared.txs[i], outcome);
         shared.commit_idx.store(i + 1, Ordering::SeqCst);
+        if committer.note_incarnation(incarnation)
+            && shared.sequential_tail
+            && i + 1 < shared.txs.len()
+            && !shared.tail_requested.swap(true, Ordering::SeqCst)
+        {
+            debug!(target: "rampart::executor", committed = i + 1, "conflict-heavy block: the rest runs sequentially");
+            shared.stop.store(true, Ordering::SeqCst);
+            break;
+        }
     }
+    committer.flush();
 }
 
 fn fail(shared: &Shared<'_, impl Sync>, reason: Fallback) {
@@ -376,7 +463,7 @@ fn fail(shared: &Shared<'_, impl Sync>, reason: Fallback) {
     if f.is_none() {
         *f = Some(reason);
     }
-    shared.failed.store(true, Ordering::SeqCst);
+    shared.stop.store(true, Ordering::SeqCst);
 }
 
 /// Incarnations (finished or blocked) per transaction before [`Fallback::TooManyReexecutions`].
@@ -387,6 +474,7 @@ fn try_execute<R: StateReader + Sync>(
     shared: &Shared<'_, R>,
     vm: &mut Vm<'_, R>,
     version: Version,
+    stats: &mut ParallelStats,
 ) -> Option<Task> {
     let txn_idx = version.txn_idx;
     let scheduler = &shared.scheduler;
@@ -394,14 +482,13 @@ fn try_execute<R: StateReader + Sync>(
     if let Some(prev) = shared.prev_same_sender[txn_idx]
         && scheduler.add_dependency(txn_idx, prev)
     {
-        shared.blocked.fetch_add(1, Ordering::Relaxed);
+        stats.blocked += 1;
         return None;
     }
+    // Per worker: a worker alone past the bound is enough to stop.
     let max_runs = MAX_RUNS_PER_TX * shared.envs.len() + 1_024;
     loop {
-        let runs =
-            shared.executions.load(Ordering::Relaxed) + shared.blocked.load(Ordering::Relaxed);
-        if runs > max_runs {
+        if stats.executions + stats.blocked > max_runs {
             fail(shared, Fallback::TooManyReexecutions);
             return None;
         }
@@ -411,13 +498,13 @@ fn try_execute<R: StateReader + Sync>(
                 reads,
                 writes,
             } => {
-                shared.executions.fetch_add(1, Ordering::Relaxed);
+                stats.executions += 1;
                 *lock(&shared.outcomes[txn_idx]) = Some(outcome);
                 let wrote_new_location = shared.mv.record(version, reads, writes);
                 return scheduler.finish_execution(version, wrote_new_location);
             }
             VmStatus::Blocked(blocking) => {
-                shared.blocked.fetch_add(1, Ordering::Relaxed);
+                stats.blocked += 1;
                 if scheduler.add_dependency(txn_idx, blocking) {
                     return None;
                 }
@@ -431,12 +518,20 @@ fn try_execute<R: StateReader + Sync>(
     }
 }
 
-fn validate<R: StateReader + Sync>(shared: &Shared<'_, R>, version: Version) -> Option<Task> {
-    shared.validations.fetch_add(1, Ordering::Relaxed);
+fn validate<R: StateReader + Sync>(
+    shared: &Shared<'_, R>,
+    version: Version,
+    stats: &mut ParallelStats,
+) -> Option<Task> {
+    stats.validations += 1;
+    // Committed meanwhile: final, nothing to check (and its reads are gone).
+    if shared.commit_idx.load(Ordering::SeqCst) > version.txn_idx {
+        return shared.scheduler.finish_validation(version.txn_idx, false);
+    }
     let valid = shared.mv.validate_read_set(version.txn_idx);
     let aborted = !valid && shared.scheduler.try_validation_abort(version);
     if aborted {
-        shared.aborts.fetch_add(1, Ordering::Relaxed);
+        stats.aborts += 1;
         shared.mv.convert_writes_to_estimates(version.txn_idx);
     }
     shared.scheduler.finish_validation(version.txn_idx, aborted)

@@ -125,24 +125,28 @@ impl Versions {
     }
 }
 
+/// Shards of the location map: each is a lock, so fewer shards mean more collisions between
+/// workers touching unrelated locations.
+const SHARDS: usize = 128;
+
 pub(crate) struct MvMemory {
     data: DashMap<Location, Versions, DefaultHashBuilder>,
     /// Set (before the write lands) once any transaction writes a storage reset. Until then
     /// reset lookups, one per storage read, are skipped: they could only find nothing.
     any_reset: AtomicBool,
     /// Locations written by each transaction's last incarnation.
-    last_written: Vec<Mutex<Vec<Location>>>,
+    last_written: Vec<Padded<Mutex<Vec<Location>>>>,
     /// Reads of each transaction's last incarnation, for validation.
-    last_read: Vec<Mutex<ReadSet>>,
+    last_read: Vec<Padded<Mutex<ReadSet>>>,
 }
 
 impl MvMemory {
     pub fn new(txs: usize) -> Self {
         Self {
-            data: DashMap::with_hasher(DefaultHashBuilder::default()),
+            data: DashMap::with_hasher_and_shard_amount(DefaultHashBuilder::default(), SHARDS),
             any_reset: AtomicBool::new(false),
-            last_written: (0..txs).map(|_| Mutex::new(Vec::new())).collect(),
-            last_read: (0..txs).map(|_| Mutex::new(Vec::new())).collect(),
+            last_written: (0..txs).map(|_| Padded(Mutex::new(Vec::new()))).collect(),
+            last_read: (0..txs).map(|_| Padded(Mutex::new(Vec::new()))).collect(),
         }
     }
 
@@ -255,6 +259,19 @@ impl MvMemory {
                 _ => false,
             },
         )
+    }
+}
+
+/// A value on its own cache lines: per-transaction slots and the scheduler's counters are
+/// written by different threads, and sharing a line would make them bounce between cores.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct Padded<T>(pub T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
     }
 }
 

@@ -17,7 +17,7 @@ use std::sync::{
     atomic::{AtomicBool, AtomicUsize, Ordering},
 };
 
-use super::mv_memory::{Incarnation, TxIdx, Version, lock};
+use super::mv_memory::{Incarnation, Padded, TxIdx, Version, lock};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Status {
@@ -44,33 +44,33 @@ pub(crate) enum Task {
 #[derive(Debug)]
 pub(crate) struct Scheduler {
     n: usize,
-    execution_idx: AtomicUsize,
-    validation_idx: AtomicUsize,
-    decrease_cnt: AtomicUsize,
-    num_active_tasks: AtomicUsize,
-    done_marker: AtomicBool,
-    status: Vec<Mutex<TxState>>,
-    dependencies: Vec<Mutex<Vec<TxIdx>>>,
+    execution_idx: Padded<AtomicUsize>,
+    validation_idx: Padded<AtomicUsize>,
+    decrease_cnt: Padded<AtomicUsize>,
+    num_active_tasks: Padded<AtomicUsize>,
+    done_marker: Padded<AtomicBool>,
+    status: Vec<Padded<Mutex<TxState>>>,
+    dependencies: Vec<Padded<Mutex<Vec<TxIdx>>>>,
 }
 
 impl Scheduler {
     pub fn new(n: usize) -> Self {
         Self {
             n,
-            execution_idx: AtomicUsize::new(0),
-            validation_idx: AtomicUsize::new(0),
-            decrease_cnt: AtomicUsize::new(0),
-            num_active_tasks: AtomicUsize::new(0),
-            done_marker: AtomicBool::new(false),
+            execution_idx: Padded(AtomicUsize::new(0)),
+            validation_idx: Padded(AtomicUsize::new(0)),
+            decrease_cnt: Padded(AtomicUsize::new(0)),
+            num_active_tasks: Padded(AtomicUsize::new(0)),
+            done_marker: Padded(AtomicBool::new(false)),
             status: (0..n)
                 .map(|_| {
-                    Mutex::new(TxState {
+                    Padded(Mutex::new(TxState {
                         incarnation: 0,
                         status: Status::ReadyToExecute,
-                    })
+                    }))
                 })
                 .collect(),
-            dependencies: (0..n).map(|_| Mutex::new(Vec::new())).collect(),
+            dependencies: (0..n).map(|_| Padded(Mutex::new(Vec::new()))).collect(),
         }
     }
 
@@ -232,12 +232,18 @@ impl Scheduler {
     /// Commits `txn_idx` (the caller has committed every lower transaction) if its executed
     /// incarnation's reads still validate. Under the status lock, so no validation can abort
     /// it meanwhile; once committed it is never aborted or executed again.
-    pub fn try_commit(&self, txn_idx: TxIdx, validate: impl FnOnce() -> bool) -> bool {
+    /// Returns the committed incarnation (above zero: the transaction ran more than once or
+    /// waited on another).
+    pub fn try_commit(
+        &self,
+        txn_idx: TxIdx,
+        validate: impl FnOnce() -> bool,
+    ) -> Option<Incarnation> {
         let mut s = lock(&self.status[txn_idx]);
         if s.status != Status::Executed || !validate() {
-            return false;
+            return None;
         }
         s.status = Status::Committed;
-        true
+        Some(s.incarnation)
     }
 }
