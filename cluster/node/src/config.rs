@@ -28,8 +28,12 @@ pub struct NodeConfig {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ExecutionMode {
-    /// Block-STM on `threads` threads (default); same result as sequential, byte for byte.
+    /// Block-STM when the executor has at least `AUTO_PARALLEL_MIN_THREADS` threads, sequential
+    /// below that (default). Measured on 2 cores (docs/benchmarks.md), Block-STM ran at
+    /// 0.42–0.88× of the sequential executor, whose block sealing already uses the second core.
     #[default]
+    Auto,
+    /// Block-STM on `threads` threads; same result as sequential, byte for byte.
     Parallel,
     /// One transaction after another: the reference executor.
     Sequential,
@@ -38,7 +42,7 @@ pub enum ExecutionMode {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExecutorConfig {
-    /// `parallel` (default) or `sequential`.
+    /// `auto` (default), `parallel` or `sequential`.
     pub mode: ExecutionMode,
     /// Worker threads for parallel execution; 0 = the machine's cores (default 0).
     pub threads: usize,
@@ -160,3 +164,6 @@ impl Default for FeeConfig {
         }
     }
 }
+
+/// `auto` uses Block-STM from this many executor threads up.
+pub const AUTO_PARALLEL_MIN_THREADS: usize = 4;

@@ -80,16 +80,20 @@ impl Node {
             hash = %head.hash, genesis = %genesis_block.hash, "state opened");
 
         let metrics = Arc::new(metrics::Metrics::default());
-        let parallel = match config.executor.mode {
-            config::ExecutionMode::Sequential => None,
-            config::ExecutionMode::Parallel => Some(rampart_evm::ParallelConfig {
-                threads: match config.executor.threads {
-                    0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
-                    n => n,
-                },
-                min_txs: rampart_evm::PARALLEL_MIN_TXS,
-            }),
+        let threads = match config.executor.threads {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
         };
+        let use_parallel = match config.executor.mode {
+            config::ExecutionMode::Sequential => false,
+            config::ExecutionMode::Parallel => true,
+            config::ExecutionMode::Auto => threads >= config::AUTO_PARALLEL_MIN_THREADS,
+        };
+        let parallel = use_parallel.then_some(rampart_evm::ParallelConfig {
+            threads,
+            min_txs: rampart_evm::PARALLEL_MIN_TXS,
+        });
+        info!(target: "rampart::node", parallel = use_parallel, threads, "executor configured");
         let executor = Arc::new(
             executor_actor::ExecutorHandle::start(
                 store.clone(),

@@ -14,6 +14,10 @@ fn config() -> NodeConfig {
     let mut c = NodeConfig::default();
     c.rpc.addr = "127.0.0.1:0".parse().expect("addr");
     c.block.interval_ms = 20;
+    // Exercise the Block-STM wiring whatever this machine's core count (`auto` would pick
+    // sequential on 2 cores).
+    c.executor.mode = rampart_node::config::ExecutionMode::Parallel;
+    c.executor.threads = 2;
     c
 }
 

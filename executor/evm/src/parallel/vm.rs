@@ -6,8 +6,8 @@
 //! (`Blocked`): the scheduler parks it until the writer has run again.
 //!
 //! Fees: the post-execution reward of the block beneficiary is replaced by [`LazyFeeHandler`],
-//! which only computes the tip; the tips are added to the beneficiary when the block is
-//! assembled, in transaction order, exactly where the sequential executor adds them. So no
+//! which only computes the tip; the tips are credited to the beneficiary when the block is
+//! sealed, with the balance the sequential executor's per-transaction credits add up to. So no
 //! transaction writes the beneficiary during parallel execution. A transaction that reads the
 //! beneficiary account itself (sends from or to it, `BALANCE(COINBASE)`, calls it) would see
 //! a balance that depends on every earlier tip: any such read stops Block-STM and the block
@@ -175,11 +175,11 @@ impl<R: StateReader> Database for VmDb<'_, R> {
 }
 
 /// revm's mainnet handler, except that the beneficiary is not paid: the tip is kept for the
-/// assembly step. Every other phase (validation, fee deduction, refunds, reimbursement) is
+/// sealing step. Every other phase (validation, fee deduction, refunds, reimbursement) is
 /// revm's own.
 struct LazyFeeHandler<EVM, ERROR, FRAME> {
     tip: Cell<U256>,
-    _types: PhantomData<fn() -> (EVM, ERROR, FRAME)>,
+    _types: PhantomData<(EVM, ERROR, FRAME)>,
 }
 
 impl<EVM, ERROR, FRAME> Default for LazyFeeHandler<EVM, ERROR, FRAME> {
@@ -227,6 +227,8 @@ where
 }
 
 /// The result of a transaction's last incarnation.
+// Nearly every outcome is `Executed`: boxing it would only add an allocation per transaction.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum TxOutcome {
     Executed {
@@ -235,7 +237,7 @@ pub(crate) enum TxOutcome {
         state: EvmState,
         tip: U256,
         /// The receipt's logs and their bloom, computed here so that the keccaks run in
-        /// parallel rather than in the assembly.
+        /// parallel rather than in the (serial) commit.
         logs: Vec<LogEntry>,
         bloom: Bloom,
     },
@@ -243,6 +245,8 @@ pub(crate) enum TxOutcome {
     Invalid(InvalidTransaction),
 }
 
+// Returned by value once per incarnation and taken apart at once.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum VmStatus {
     Done {
         outcome: TxOutcome,
