@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use alloy_primitives::{Address, B256, Bytes, U256};
 use rampart_primitives::{Account, AccountWrite, KECCAK_EMPTY, StateError, StateReader, WriteSet};
 use revm::{
-    Database, DatabaseCommit, DatabaseRef,
+    Database, DatabaseCommit,
     bytecode::Bytecode,
     database_interface::DBErrorMarker,
     state::{Account as RevmAccount, AccountInfo},
@@ -36,6 +36,17 @@ pub struct BlockDb<R> {
     codes: HashMap<B256, Bytes>,
     /// Analysed bytecode, so a contract called many times in a block is analysed once.
     bytecode_cache: HashMap<B256, Bytecode>,
+}
+
+/// revm's view of a committed account; code is loaded by hash when revm needs it.
+pub(crate) fn account_info(a: Account) -> AccountInfo {
+    AccountInfo {
+        balance: a.balance,
+        nonce: a.nonce,
+        code_hash: a.code_hash,
+        code: None,
+        ..Default::default()
+    }
 }
 
 pub(crate) fn to_bytecode(code: Bytes) -> Bytecode {
@@ -143,13 +154,7 @@ impl<R: StateReader> Database for BlockDb<R> {
     type Error = DbError;
 
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, DbError> {
-        Ok(self.account(&address)?.map(|a| AccountInfo {
-            balance: a.balance,
-            nonce: a.nonce,
-            code_hash: a.code_hash,
-            code: None,
-            ..Default::default()
-        }))
+        Ok(self.account(&address)?.map(account_info))
     }
 
     fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, DbError> {
@@ -171,37 +176,6 @@ impl<R: StateReader> Database for BlockDb<R> {
     }
 
     fn block_hash(&mut self, number: u64) -> Result<B256, DbError> {
-        Ok(self.base.block_hash(number)?.unwrap_or_default())
-    }
-}
-
-impl<R: StateReader> DatabaseRef for BlockDb<R> {
-    type Error = DbError;
-
-    fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, DbError> {
-        Ok(self.account(&address)?.map(|a| AccountInfo {
-            balance: a.balance,
-            nonce: a.nonce,
-            code_hash: a.code_hash,
-            code: None,
-            ..Default::default()
-        }))
-    }
-
-    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, DbError> {
-        let code = self.code(&code_hash)?.ok_or_else(|| {
-            DbError(StateError(format!(
-                "code {code_hash} referenced by an account is missing"
-            )))
-        })?;
-        Ok(to_bytecode(code))
-    }
-
-    fn storage_ref(&self, address: Address, index: U256) -> Result<U256, DbError> {
-        Ok(self.slot(&address, &index)?)
-    }
-
-    fn block_hash_ref(&self, number: u64) -> Result<B256, DbError> {
         Ok(self.base.block_hash(number)?.unwrap_or_default())
     }
 }

@@ -94,13 +94,7 @@ impl<R: StateReader> Database for VmDb<'_, R> {
         }
         let (value, origin) = self.read_basic(address)?;
         self.basic_reads.insert(address, (value, origin));
-        Ok(value.map(|a| AccountInfo {
-            balance: a.balance,
-            nonce: a.nonce,
-            code_hash: a.code_hash,
-            code: None,
-            ..Default::default()
-        }))
+        Ok(value.map(crate::db::account_info))
     }
 
     fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, VmError> {
