@@ -111,5 +111,5 @@ pub use node::{
     SoftStateChange,
 };
 pub use raft::StateRole;
-pub use raft::eraftpb::Message;
+pub use raft::eraftpb::{Message, MessageType};
 pub use storage::{LogStore, MemLogStore, RocksLogStore, SnapshotSource};

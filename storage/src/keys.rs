@@ -36,6 +36,8 @@ pub const ALL_CFS: [&str; 13] = [
 pub const META_HEAD: &[u8] = b"head";
 pub const META_GENESIS: &[u8] = b"genesis";
 pub const META_APPLIED_INDEX: &[u8] = b"applied_index";
+/// Present while a snapshot is being installed: the state is incomplete until it is gone.
+pub const META_RESTORING: &[u8] = b"restoring";
 
 pub fn storage_key(address: &Address, slot: &U256) -> [u8; 52] {
     let mut k = [0u8; 52];

@@ -37,6 +37,8 @@ pub enum StoreError {
     },
     #[error("block is inconsistent: {0}")]
     InconsistentBlock(String),
+    #[error("snapshot: {0}")]
+    Snapshot(String),
 }
 
 impl From<rampart_primitives::codec::CodecError> for StoreError {

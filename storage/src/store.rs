@@ -41,7 +41,7 @@ impl Default for StoreOptions {
 }
 
 /// The last committed block.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Head {
     pub number: u64,
     pub hash: B256,
@@ -634,5 +634,196 @@ impl StateReader for HistoricalState<'_> {
             return Ok(None);
         }
         Ok(self.store.read_block_hash(number)?)
+    }
+}
+
+/// One key/value of an exported state, in stream order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportedKv<'a> {
+    pub column: &'static str,
+    pub key: &'a [u8],
+    pub value: &'a [u8],
+}
+
+/// Where an exported state stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportInfo {
+    pub head: Head,
+    pub applied_index: u64,
+    pub genesis: B256,
+}
+
+/// Replication support: the applied Raft index, and whole-state export and install for
+/// snapshots (a new or lagging replica receives a consistent copy of every column family).
+impl StateStore {
+    /// Records the last applied Raft index for entries that change no block (no-ops,
+    /// membership changes, superseded proposals). Not synced on its own: the next block batch
+    /// is, and an index that goes back after a power loss only replays idempotent entries.
+    pub fn set_applied_index(&self, index: u64) -> Result<(), StoreError> {
+        self.db
+            .put_cf(self.cf(CF_META), META_APPLIED_INDEX, codec::encode(&index)?)?;
+        Ok(())
+    }
+
+    /// True while an interrupted snapshot install left the state incomplete.
+    pub fn is_restoring(&self) -> Result<bool, StoreError> {
+        Ok(self
+            .db
+            .get_pinned_cf(self.cf(CF_META), META_RESTORING)?
+            .is_some())
+    }
+
+    /// Walks every column family from one RocksDB snapshot (a consistent point in time), in a
+    /// fixed order: column families as listed in `ALL_CFS`, keys ascending. The restoring
+    /// marker is never exported. `start` learns where the exported state stands before the
+    /// first key is visited.
+    pub fn export_state(
+        &self,
+        start: impl FnOnce(&ExportInfo),
+        mut visit: impl FnMut(ExportedKv<'_>) -> Result<(), StoreError>,
+    ) -> Result<ExportInfo, StoreError> {
+        let snapshot = self.db.snapshot();
+        let get_meta = |key: &[u8]| snapshot.get_cf(self.cf(CF_META), key);
+        let decode_err = |e: rampart_primitives::codec::CodecError| StoreError::Corrupt {
+            cf: CF_META,
+            detail: e.to_string(),
+        };
+        let head: Head = codec::decode(
+            &get_meta(META_HEAD)?
+                .ok_or_else(|| StoreError::Snapshot("store has no head".into()))?,
+        )
+        .map_err(decode_err)?;
+        let genesis: B256 = codec::decode(
+            &get_meta(META_GENESIS)?
+                .ok_or_else(|| StoreError::Snapshot("store has no genesis".into()))?,
+        )
+        .map_err(decode_err)?;
+        let applied_index: u64 = match get_meta(META_APPLIED_INDEX)? {
+            Some(b) => codec::decode(&b).map_err(decode_err)?,
+            None => 0,
+        };
+        if get_meta(META_RESTORING)?.is_some() {
+            return Err(StoreError::Snapshot(
+                "this node is installing a snapshot itself".into(),
+            ));
+        }
+        let info = ExportInfo {
+            head,
+            applied_index,
+            genesis,
+        };
+        start(&info);
+        for column in ALL_CFS {
+            let mut ro = ReadOptions::default();
+            ro.set_snapshot(&snapshot);
+            let iter = self
+                .db
+                .iterator_cf_opt(self.cf(column), ro, IteratorMode::Start);
+            for item in iter {
+                let (key, value) = item?;
+                if column == CF_META && &*key == META_RESTORING {
+                    continue;
+                }
+                visit(ExportedKv {
+                    column,
+                    key: &key,
+                    value: &value,
+                })?;
+            }
+        }
+        Ok(info)
+    }
+
+    /// Starts installing a snapshot: marks the store as restoring and deletes everything else
+    /// in it. Until [`finish_restore`](Self::finish_restore) the state is incomplete; a node
+    /// that restarts in between sees [`is_restoring`](Self::is_restoring) and starts over.
+    pub fn begin_restore(&self) -> Result<(), StoreError> {
+        self.db.put_cf(self.cf(CF_META), META_RESTORING, [1u8])?;
+        let end = [0xffu8; 96];
+        for column in ALL_CFS {
+            let mut batch = WriteBatch::default();
+            if column == CF_META {
+                for key in [META_HEAD, META_GENESIS, META_APPLIED_INDEX] {
+                    batch.delete_cf(self.cf(column), key);
+                }
+            } else {
+                batch.delete_range_cf(self.cf(column), &[][..], &end[..]);
+            }
+            self.db.write(batch)?;
+        }
+        Ok(())
+    }
+
+    /// Writes one batch of installed key/values; `column` must be one of the store's.
+    pub fn restore_batch(
+        &self,
+        column: &str,
+        keys: &[impl AsRef<[u8]>],
+        values: &[impl AsRef<[u8]>],
+    ) -> Result<(), StoreError> {
+        let Some(&column) = ALL_CFS.iter().find(|c| **c == column) else {
+            return Err(StoreError::Snapshot(format!(
+                "unknown column family {column:?}"
+            )));
+        };
+        if keys.len() != values.len() {
+            return Err(StoreError::Snapshot(format!(
+                "{} keys but {} values",
+                keys.len(),
+                values.len()
+            )));
+        }
+        let mut batch = WriteBatch::default();
+        for (k, v) in keys.iter().zip(values) {
+            if column == CF_META && k.as_ref() == META_RESTORING {
+                continue;
+            }
+            batch.put_cf(self.cf(column), k, v);
+        }
+        self.db.write(batch)?;
+        Ok(())
+    }
+
+    /// Completes an install: checks the installed head and genesis, records `applied_index`,
+    /// clears the marker, and syncs everything to disk.
+    pub fn finish_restore(
+        &self,
+        expected_head: Head,
+        expected_genesis: B256,
+        applied_index: u64,
+    ) -> Result<(), StoreError> {
+        let head = self.head()?;
+        if head != Some(expected_head) {
+            return Err(StoreError::Snapshot(format!(
+                "installed head {head:?} is not the announced {expected_head:?}"
+            )));
+        }
+        if self.genesis_hash()? != Some(expected_genesis) {
+            return Err(StoreError::Snapshot("installed genesis differs".into()));
+        }
+        if self.header(expected_head.number)?.map(|h| h.hash()) != Some(expected_head.hash) {
+            return Err(StoreError::Snapshot("installed head header missing".into()));
+        }
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            self.cf(CF_META),
+            META_APPLIED_INDEX,
+            codec::encode(&applied_index)?,
+        );
+        batch.delete_cf(self.cf(CF_META), META_RESTORING);
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db.write_opt(batch, &wo)?;
+        self.db.flush_wal(true)?;
+        Ok(())
+    }
+
+    /// After an interrupted install: deletes everything, so the node starts again from genesis
+    /// and receives the snapshot again.
+    pub fn reset(&self) -> Result<(), StoreError> {
+        self.begin_restore()?;
+        self.db.delete_cf(self.cf(CF_META), META_RESTORING)?;
+        self.db.flush_wal(true)?;
+        Ok(())
     }
 }

@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+mod cluster;
+
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use rampart_node::{Node, NodeConfig};
@@ -25,6 +27,14 @@ enum Command {
     /// Measure committed, signed ERC-20 transfers per second (and submit-to-commit latency)
     /// through any Ethereum JSON-RPC endpoint.
     Bench(rampart_bench::BenchArgs),
+    /// Run one cluster node from a configuration file (production).
+    Node(cluster::NodeArgs),
+    /// Start a local cluster of N node processes on loopback; Ctrl-C stops it.
+    Up(cluster::UpArgs),
+    /// Show each node's Raft status: role, leader, term, commit and applied index, members.
+    Status(cluster::StatusArgs),
+    /// Change cluster membership: add a learner, promote, remove, transfer leadership.
+    Member(cluster::MemberArgs),
 }
 
 #[derive(Debug, Args)]
@@ -52,7 +62,7 @@ struct DevArgs {
     metrics_addr: Option<SocketAddr>,
 }
 
-fn load_config(path: Option<&PathBuf>) -> anyhow::Result<NodeConfig> {
+pub(crate) fn load_config(path: Option<&PathBuf>) -> anyhow::Result<NodeConfig> {
     match path {
         None => Ok(NodeConfig::default()),
         Some(p) => {
@@ -63,7 +73,7 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<NodeConfig> {
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -156,6 +166,10 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Dev(args) => dev(args).await,
             Command::Bench(args) => rampart_bench::main(args).await,
+            Command::Node(args) => cluster::node(args).await,
+            Command::Up(args) => cluster::up(args).await,
+            Command::Status(args) => cluster::status(args).await,
+            Command::Member(args) => cluster::member(args).await,
         }
     })
 }

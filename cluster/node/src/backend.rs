@@ -37,6 +37,8 @@ pub struct NodeBackend {
     pub(crate) dev_keys: Vec<alloy_signer_local::PrivateKeySigner>,
     /// Serialises `eth_sendTransaction` so concurrent calls from one account get distinct nonces.
     pub(crate) send_lock: tokio::sync::Mutex<()>,
+    /// In a cluster: where transactions accepted from clients are relayed to the peers.
+    pub(crate) relay: std::sync::OnceLock<rampart_transport::PeerNetwork>,
 }
 
 fn internal(e: impl std::fmt::Display) -> BackendError {
@@ -97,7 +99,8 @@ impl NodeBackend {
     }
 
     /// Stateless and stateful admission checks, in geth's order; then the pool's own rules.
-    fn admit(&self, raw: &[u8]) -> BackendResult<B256> {
+    /// With `sender`, the signature is not recovered again (a relaying peer did it).
+    pub(crate) fn admit(&self, raw: &[u8], sender: Option<Address>) -> BackendResult<RecoveredTx> {
         let ingress = &self.config.ingress;
         if raw.len() > ingress.max_tx_bytes {
             return Err(BackendError::Rejected(format!(
@@ -106,7 +109,11 @@ impl NodeBackend {
                 ingress.max_tx_bytes
             )));
         }
-        let tx = RecoveredTx::decode(raw).map_err(|e| match e {
+        let decoded = match sender {
+            Some(sender) => RecoveredTx::decode_with_sender(raw, sender),
+            None => RecoveredTx::decode(raw),
+        };
+        let tx = decoded.map_err(|e| match e {
             TxDecodeError::BlobNotSupported => BackendError::Rejected(e.to_string()),
             TxDecodeError::InvalidSignature(_) => BackendError::Rejected("invalid sender".into()),
             TxDecodeError::Rlp(m) => BackendError::Rejected(format!("rlp: {m}")),
@@ -170,14 +177,13 @@ impl NodeBackend {
                 tx.sender, account.balance, cost
             )));
         }
-        let hash = tx.hash;
         self.pool
-            .add(tx, account.nonce)
+            .add(tx.clone(), account.nonce)
             .map_err(|e| BackendError::Rejected(e.to_string()))?;
         if self.pool.len() >= self.config.block.max_txs {
             self.wake_producer.notify_one();
         }
-        Ok(hash)
+        Ok(tx)
     }
 }
 
@@ -440,10 +446,13 @@ impl EthBackend for NodeBackend {
     fn send_raw_transaction(&self, raw: Bytes) -> BackendResult<B256> {
         let _span =
             info_span!(target: "rampart::ingress", "ingress.check", size = raw.len()).entered();
-        let r = self.admit(&raw);
+        let r = self.admit(&raw, None);
         match &r {
-            Ok(_) => {
+            Ok(tx) => {
                 self.metrics.txs_accepted_total.fetch_add(1, Relaxed);
+                if let Some(net) = self.relay.get() {
+                    net.relay(tx.raw.0.clone(), tx.sender.0.to_vec().into());
+                }
             }
             Err(e) => {
                 self.metrics
@@ -452,7 +461,7 @@ impl EthBackend for NodeBackend {
                 debug!(target: "rampart::ingress", error = %e, "transaction rejected");
             }
         }
-        r
+        r.map(|tx| tx.hash)
     }
 
     fn accounts(&self) -> Vec<Address> {

@@ -22,6 +22,8 @@ pub struct NodeConfig {
     pub fees: FeeConfig,
     pub metrics: MetricsConfig,
     pub executor: ExecutorConfig,
+    /// Raft cluster membership of this node; absent for a single node (`rampart dev`).
+    pub cluster: Option<ClusterConfig>,
 }
 
 /// How blocks are executed.
@@ -167,3 +169,69 @@ impl Default for FeeConfig {
 
 /// `auto` uses Block-STM from this many executor threads up.
 pub const AUTO_PARALLEL_MIN_THREADS: usize = 4;
+
+/// One member of the cluster as configured: its Raft id and peer address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    pub id: u64,
+    /// `host:port` of its peer (gRPC) listener.
+    pub addr: String,
+}
+
+/// Cluster mode: this node replicates blocks through Raft with its peers.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// This node's Raft id: non-zero, unique, never reused after removal.
+    pub id: u64,
+    /// Where the peer (gRPC) server listens.
+    pub listen: std::net::SocketAddr,
+    /// The other nodes. For an initial member: the other initial members (together they are
+    /// the first voters). For a joining node: the current members it can reach.
+    #[serde(default)]
+    pub peers: Vec<PeerConfig>,
+    /// `false` (default): an initial member — the node and `peers` form the first voter set.
+    /// `true`: the node joins a running cluster (an operator adds it with
+    /// `rampart_addLearner`) and receives a snapshot.
+    #[serde(default)]
+    pub join: bool,
+    #[serde(default)]
+    pub raft: RaftConfig,
+    /// Mutual TLS between nodes (off when absent).
+    #[serde(default)]
+    pub tls: Option<rampart_transport::TlsFiles>,
+}
+
+/// Raft timing and bounds (see `rampart_consensus::ConsensusConfig` for the rest).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RaftConfig {
+    /// Raft tick (default 100 ms).
+    pub tick_ms: u64,
+    /// Ticks without a leader before a follower campaigns; the timeout is drawn from
+    /// [election_tick, 2 × election_tick) (default 10: 1–2 s).
+    pub election_tick: usize,
+    /// Ticks between heartbeats (default 2).
+    pub heartbeat_tick: usize,
+    /// Compact the Raft log past this many applied entries (default 10,000).
+    pub log_compaction_threshold_entries: u64,
+    /// Applied entries kept after compaction (default 1,000).
+    pub log_retain_entries: u64,
+    /// Longest the leader waits for its block to commit before it builds again (default
+    /// 5,000 ms).
+    pub commit_timeout_ms: u64,
+}
+
+impl Default for RaftConfig {
+    fn default() -> Self {
+        Self {
+            tick_ms: 100,
+            election_tick: 10,
+            heartbeat_tick: 2,
+            log_compaction_threshold_entries: 10_000,
+            log_retain_entries: 1_000,
+            commit_timeout_ms: 5_000,
+        }
+    }
+}

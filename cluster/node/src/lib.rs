@@ -9,6 +9,7 @@ pub mod executor_actor;
 pub mod genesis;
 pub mod metrics;
 pub mod producer;
+pub mod replication;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -51,6 +52,8 @@ pub struct Node {
     shutdown: watch::Sender<bool>,
     producer: tokio::task::JoinHandle<()>,
     executor: Arc<executor_actor::ExecutorHandle>,
+    /// Cluster mode only.
+    replication: Option<replication::Replication>,
 }
 
 impl Node {
@@ -75,6 +78,10 @@ impl Node {
                 ..Default::default()
             },
         )?;
+        if store.is_restoring()? {
+            tracing::warn!(target: "rampart::node", "an interrupted snapshot install left the state incomplete; starting over from genesis");
+            store.reset()?;
+        }
         let head = store.init_genesis(&genesis_block)?;
         info!(target: "rampart::node", chain_id = spec.chain.chain_id, head = head.number,
             hash = %head.hash, genesis = %genesis_block.hash, "state opened");
@@ -118,6 +125,7 @@ impl Node {
                 Vec::new()
             },
             send_lock: tokio::sync::Mutex::new(()),
+            relay: std::sync::OnceLock::new(),
         });
         backend
             .metrics
@@ -137,15 +145,46 @@ impl Node {
             }
             None => (None, None),
         };
-        let rpc = rampart_rpc::start(backend.clone(), &config.rpc)
-            .await
-            .map_err(NodeError::Rpc)?;
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let producer = tokio::spawn(producer::run(
-            backend.clone(),
-            executor.clone(),
-            shutdown_rx,
-        ));
+        let (rpc, producer, replication) = match &config.cluster {
+            None => {
+                let rpc = rampart_rpc::start(backend.clone(), &config.rpc)
+                    .await
+                    .map_err(NodeError::Rpc)?;
+                let producer = tokio::spawn(producer::run(
+                    backend.clone(),
+                    executor.clone(),
+                    shutdown_rx,
+                ));
+                (rpc, producer, None)
+            }
+            Some(cluster) => {
+                let repl =
+                    replication::Replication::start(backend.clone(), cluster, data_dir).await?;
+                let admin = Arc::new(replication::Admin {
+                    shared: repl.shared.clone(),
+                    handle: repl.handle.clone(),
+                    network: repl.network.clone(),
+                    timeout: std::time::Duration::from_millis(cluster.raft.commit_timeout_ms),
+                });
+                let rpc = rampart_rpc::start_with(
+                    backend.clone(),
+                    &config.rpc,
+                    rampart_rpc::admin::module(admin),
+                )
+                .await
+                .map_err(NodeError::Rpc)?;
+                let producer = tokio::spawn(replication::leader::run(
+                    backend.clone(),
+                    executor.clone(),
+                    repl.shared.clone(),
+                    repl.handle.clone(),
+                    std::time::Duration::from_millis(cluster.raft.commit_timeout_ms),
+                    shutdown_rx,
+                ));
+                (rpc, producer, Some(repl))
+            }
+        };
         Ok(Self {
             backend,
             rpc_addr: rpc.local_addr,
@@ -155,15 +194,37 @@ impl Node {
             shutdown,
             producer,
             executor,
+            replication,
         })
     }
 
+    /// Cluster mode: the peer server's address.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.replication.as_ref().map(|r| r.peer_addr)
+    }
+
+    /// Cluster mode: turns to `Some(reason)` when the replica stopped applying and the process
+    /// should exit (a restart recovers from the durable log).
+    pub fn fatal(&self) -> Option<watch::Receiver<Option<String>>> {
+        self.replication
+            .as_ref()
+            .map(|r| r.shared.fatal.subscribe())
+    }
+
+    /// Cluster mode: what this node last applied and its role.
+    pub fn replication(&self) -> Option<&replication::Replication> {
+        self.replication.as_ref()
+    }
+
     /// Graceful stop: the block in progress is finished and committed first.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         let _ = self.producer.await;
         self.rpc.stop();
         self.rpc.handle.clone().stopped().await;
+        if let Some(mut repl) = self.replication.take() {
+            repl.stop().await;
+        }
         if let Some(t) = self.metrics_task {
             t.abort();
         }

@@ -60,6 +60,12 @@ pub struct Metrics {
     pub txs_dropped_at_execution_total: AtomicU64,
     pub txs_rejected_at_ingress_total: AtomicU64,
     pub txs_accepted_total: AtomicU64,
+    /// Transactions a peer relayed that entered this node's pool (cluster only).
+    pub txs_relayed_in_total: AtomicU64,
+    /// Block entries a replica skipped because another block at that height committed first.
+    pub blocks_superseded_total: AtomicU64,
+    /// Raft leader changes seen by this node.
+    pub leader_changes_total: AtomicU64,
     pub gas_used_total: AtomicU64,
     pub head_block: AtomicU64,
     pub mempool_txs: AtomicU64,
@@ -119,6 +125,24 @@ impl Metrics {
             "rampart_txs_accepted_total",
             "Transactions accepted into the mempool.",
             &self.txs_accepted_total,
+        );
+        counter(
+            &mut out,
+            "rampart_txs_relayed_in_total",
+            "Transactions relayed by a peer and added to the mempool.",
+            &self.txs_relayed_in_total,
+        );
+        counter(
+            &mut out,
+            "rampart_blocks_superseded_total",
+            "Proposed blocks skipped at apply because another block at that height committed first.",
+            &self.blocks_superseded_total,
+        );
+        counter(
+            &mut out,
+            "rampart_leader_changes_total",
+            "Raft leader changes seen by this node.",
+            &self.leader_changes_total,
         );
         counter(
             &mut out,

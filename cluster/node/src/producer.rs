@@ -32,13 +32,23 @@ pub enum ProduceError {
     Invariant(String),
 }
 
-/// Builds, executes and commits one block if transactions wait (or, with `allow_empty`, even
-/// if none do). Returns the block, if any.
-pub async fn produce_block(
+/// A block the executor built, not yet committed.
+#[derive(Debug)]
+pub(crate) struct BuiltBlock {
+    pub block: ExecutedBlock,
+    pub candidates: usize,
+    pub dropped: usize,
+    pub started: std::time::Instant,
+}
+
+/// Builds and executes one block on the committed head if transactions wait (or, with
+/// `allow_empty`, even if none do). Transactions that can never execute leave the pool here;
+/// the included ones leave when the block commits.
+pub(crate) async fn build_block(
     node: &NodeBackend,
     executor: &actix::Addr<crate::executor_actor::BlockExecutor>,
     allow_empty: bool,
-) -> Result<Option<Arc<ExecutedBlock>>, ProduceError> {
+) -> Result<Option<BuiltBlock>, ProduceError> {
     let head = node
         .store
         .head()?
@@ -57,14 +67,14 @@ pub async fn produce_block(
     }
     let params = BlockParams {
         number: parent.number + 1,
-        // Never earlier than the parent: block time is non-decreasing.
+        // Never earlier than the parent: block time is non-decreasing. The leader's clock is
+        // read once here and replicated inside the header; replicas never read their own.
         timestamp: now_secs().max(parent.timestamp),
         beneficiary: node.spec.coinbase,
         gas_limit: node.spec.gas_limit,
         base_fee: node.spec.base_fee,
         prevrandao: rampart_evm::block::next_prevrandao(head.hash),
     };
-    let number = params.number;
     let candidates = txs.len();
     let started = std::time::Instant::now();
     let outcome = executor
@@ -89,11 +99,75 @@ pub async fn produce_block(
         warn!(target: "rampart::node", tx = %r.hash, reason = %r.reason, "transaction dropped at execution");
     }
     node.pool.remove(&dropped, false);
+    node.metrics
+        .txs_dropped_at_execution_total
+        .fetch_add(dropped.len() as u64, Relaxed);
     if outcome.included.is_empty() && !allow_empty {
         return Ok(None);
     }
+    Ok(Some(BuiltBlock {
+        block: outcome.block,
+        candidates,
+        dropped: dropped.len(),
+        started,
+    }))
+}
 
-    let block = Arc::new(outcome.block);
+/// Next nonce of every sender with a transaction in `block` (senders from the receipts, nonces
+/// from the raw transactions; no signature is recovered).
+fn committed_nonces(block: &ExecutedBlock) -> BTreeMap<Address, u64> {
+    use alloy_consensus::Transaction as _;
+    use alloy_eips::eip2718::Decodable2718 as _;
+    let mut committed: BTreeMap<Address, u64> = BTreeMap::new();
+    for (raw, receipt) in block.transactions.iter().zip(&block.receipts) {
+        let Ok(envelope) = alloy_consensus::TxEnvelope::decode_2718_exact(raw) else {
+            continue;
+        };
+        let next = committed.entry(receipt.from).or_default();
+        *next = (*next).max(envelope.nonce() + 1);
+    }
+    committed
+}
+
+/// Everything that follows a durable block commit, on every node: metrics, mempool clean-up,
+/// subscribers.
+pub(crate) fn on_block_committed(node: &NodeBackend, block: &ExecutedBlock) {
+    let m = &node.metrics;
+    m.blocks_committed_total.fetch_add(1, Relaxed);
+    m.txs_committed_total
+        .fetch_add(block.receipts.len() as u64, Relaxed);
+    m.txs_failed_total.fetch_add(
+        block.receipts.iter().filter(|r| !r.success).count() as u64,
+        Relaxed,
+    );
+    m.gas_used_total.fetch_add(block.header.gas_used, Relaxed);
+    m.head_block.store(block.header.number, Relaxed);
+    node.pool.on_committed(committed_nonces(block));
+    m.mempool_txs.store(node.pool.len() as u64, Relaxed);
+    let number = block.header.number;
+    if block.transactions.is_empty() {
+        tracing::debug!(target: "rampart::node", number, hash = %block.hash, "empty block committed");
+    } else {
+        info!(target: "rampart::node", number, txs = block.transactions.len(),
+            gas_used = block.header.gas_used, hash = %block.hash, "block committed");
+    }
+    let _ = node.blocks.send(Arc::new(BlockNotification {
+        header: block.header.clone(),
+        hash: block.hash,
+        receipts: block.receipts.clone(),
+    }));
+}
+
+/// Single node: builds, executes and commits one block. Returns the block, if any.
+pub async fn produce_block(
+    node: &NodeBackend,
+    executor: &actix::Addr<crate::executor_actor::BlockExecutor>,
+    allow_empty: bool,
+) -> Result<Option<Arc<ExecutedBlock>>, ProduceError> {
+    let Some(built) = build_block(node, executor, allow_empty).await? else {
+        return Ok(None);
+    };
+    let block = Arc::new(built.block);
     let to_commit = block.clone();
     let commit_started = std::time::Instant::now();
     let store = node.store.clone();
@@ -102,39 +176,13 @@ pub async fn produce_block(
         store.apply_block(&to_commit, None)
     })
     .await??;
-    let m = &node.metrics;
-    m.block_commit_seconds.observe(commit_started.elapsed());
-    m.block_build_seconds.observe(started.elapsed());
-    m.blocks_committed_total.fetch_add(1, Relaxed);
-    m.txs_committed_total
-        .fetch_add(block.receipts.len() as u64, Relaxed);
-    m.txs_failed_total.fetch_add(
-        block.receipts.iter().filter(|r| !r.success).count() as u64,
-        Relaxed,
-    );
-    m.txs_dropped_at_execution_total
-        .fetch_add(dropped.len() as u64, Relaxed);
-    m.gas_used_total.fetch_add(block.header.gas_used, Relaxed);
-    m.head_block.store(block.header.number, Relaxed);
-
-    let mut committed: BTreeMap<Address, u64> = BTreeMap::new();
-    for tx in &outcome.included {
-        let next = committed.entry(tx.sender).or_default();
-        *next = (*next).max(tx.nonce() + 1);
-    }
-    node.pool.on_committed(committed);
-    m.mempool_txs.store(node.pool.len() as u64, Relaxed);
-    if block.transactions.is_empty() {
-        tracing::debug!(target: "rampart::node", number, hash = %block.hash, "empty block committed");
-    } else {
-        info!(target: "rampart::node", number, txs = block.transactions.len(), candidates,
-            gas_used = block.header.gas_used, hash = %block.hash, "block committed");
-    }
-    let _ = node.blocks.send(Arc::new(BlockNotification {
-        header: block.header.clone(),
-        hash: block.hash,
-        receipts: block.receipts.clone(),
-    }));
+    node.metrics
+        .block_commit_seconds
+        .observe(commit_started.elapsed());
+    node.metrics
+        .block_build_seconds
+        .observe(built.started.elapsed());
+    on_block_committed(node, &block);
     Ok(Some(block))
 }
 

@@ -4,6 +4,7 @@
 //! [`EthBackend`]. Errors are shaped as geth shapes them so that ethers, web3.py and viem decode
 //! them unchanged (reverts are code 3 with the revert data).
 
+pub mod admin;
 pub mod backend;
 mod convert;
 pub mod error;
@@ -115,6 +116,15 @@ pub async fn start<B: EthBackend>(
     backend: Arc<B>,
     config: &RpcConfig,
 ) -> std::io::Result<RpcServer> {
+    start_with(backend, config, RpcModule::new(())).await
+}
+
+/// Starts the server with `extra` methods (such as [`admin::module`]) next to the Ethereum ones.
+pub async fn start_with<B: EthBackend>(
+    backend: Arc<B>,
+    config: &RpcConfig,
+    extra: impl Into<jsonrpsee::Methods>,
+) -> std::io::Result<RpcServer> {
     let server_config = ServerConfig::builder()
         .max_request_body_size(config.max_request_body_bytes)
         .max_response_body_size(config.max_response_body_bytes)
@@ -123,7 +133,10 @@ pub async fn start<B: EthBackend>(
         .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_size))
         .set_id_provider(HexIdProvider)
         .build();
-    let module = rpc_module(backend, config);
+    let mut module = rpc_module(backend, config);
+    module
+        .merge(extra)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     let methods: Arc<std::collections::HashSet<String>> =
         Arc::new(module.method_names().map(str::to_owned).collect());
     let rpc_middleware =

@@ -49,6 +49,27 @@ impl RecoveredTx {
         })
     }
 
+    /// Decodes like [`decode`](Self::decode) but takes the sender as given instead of
+    /// recovering it: for transactions relayed by an authenticated cluster peer that already
+    /// checked the signature.
+    pub fn decode_with_sender(raw: &[u8], sender: Address) -> Result<Self, TxDecodeError> {
+        if raw.is_empty() {
+            return Err(TxDecodeError::Rlp("empty transaction".into()));
+        }
+        let envelope =
+            TxEnvelope::decode_2718_exact(raw).map_err(|e| TxDecodeError::Rlp(e.to_string()))?;
+        if envelope.is_eip4844() {
+            return Err(TxDecodeError::BlobNotSupported);
+        }
+        let hash = *envelope.tx_hash();
+        Ok(Self {
+            envelope,
+            sender,
+            hash,
+            raw: Bytes::copy_from_slice(raw),
+        })
+    }
+
     /// Builds from an envelope already in hand (tests, block replay).
     pub fn from_envelope(envelope: TxEnvelope) -> Result<Self, TxDecodeError> {
         let raw = envelope.encoded_2718();

@@ -1,0 +1,600 @@
+//! Multi-process cluster tests: real `rampart node` processes on loopback, driven through
+//! JSON-RPC, killed with SIGKILL, restarted, partitioned by majority loss, grown and shrunk.
+//!
+//! After every scenario the invariants are checked on every live replica:
+//! - every transaction for which any node returned a receipt sits in the same block at the same
+//!   position on every replica;
+//! - block hashes (which cover the state commitment) are equal at every height;
+//! - heights are contiguous from genesis (a block applied twice would break the hash chain
+//!   and the store's parent check).
+//!
+//! Deadlines below bound liveness waits (generous, for a loaded 2-core machine); nothing here
+//! asserts on speed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use jsonrpsee::core::client::ClientT;
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::rpc_params;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rampart");
+const DEADLINE: Duration = Duration::from_secs(90);
+
+/// Dev accounts (public test keys) used as senders; node i's traffic comes from account i.
+const DEV: [&str; 4] = [
+    "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+    "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+    "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
+];
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+struct Member {
+    id: u64,
+    rpc_port: u16,
+    peer_port: u16,
+    config: PathBuf,
+    child: Option<Child>,
+}
+
+impl Member {
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.rpc_port)
+    }
+
+    fn start(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.config.with_extension("log"))
+            .expect("log file");
+        let child = Command::new(BIN)
+            .arg("node")
+            .arg("--config")
+            .arg(&self.config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn rampart node");
+        self.child = Some(child);
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().expect("SIGKILL");
+            c.wait().expect("reap");
+        }
+    }
+
+    fn alive(&self) -> bool {
+        self.child.is_some()
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+struct Cluster {
+    dir: tempfile::TempDir,
+    members: Vec<Member>,
+}
+
+struct Tuning {
+    compaction: u64,
+    retain: u64,
+}
+
+impl Cluster {
+    fn new(n: u64, tuning: &Tuning) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("rampart-cluster-test-")
+            .tempdir()
+            .expect("tempdir");
+        let mut members: Vec<Member> = (1..=n)
+            .map(|id| Member {
+                id,
+                rpc_port: free_port(),
+                peer_port: free_port(),
+                config: dir.path().join(format!("node{id}.toml")),
+                child: None,
+            })
+            .collect();
+        let peers: Vec<(u64, u16)> = members.iter().map(|m| (m.id, m.peer_port)).collect();
+        for m in &mut members {
+            write_config(dir.path(), m, &peers, false, tuning);
+            m.start();
+        }
+        Self { dir, members }
+    }
+
+    /// Starts node `id` as a joining member (empty log) that knows the current members.
+    fn add_joiner(&mut self, id: u64, tuning: &Tuning) -> &Member {
+        let mut m = Member {
+            id,
+            rpc_port: free_port(),
+            peer_port: free_port(),
+            config: self.dir.path().join(format!("node{id}.toml")),
+            child: None,
+        };
+        let peers: Vec<(u64, u16)> = self
+            .members
+            .iter()
+            .map(|m| (m.id, m.peer_port))
+            .chain([(id, m.peer_port)])
+            .collect();
+        write_config(self.dir.path(), &m, &peers, true, tuning);
+        m.start();
+        self.members.push(m);
+        self.members.last().expect("just pushed")
+    }
+
+    fn member(&mut self, id: u64) -> &mut Member {
+        self.members
+            .iter_mut()
+            .find(|m| m.id == id)
+            .expect("member")
+    }
+
+    fn live_urls(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .filter(|m| m.alive())
+            .map(Member::url)
+            .collect()
+    }
+
+    fn log_of(&self, id: u64) -> String {
+        let m = self.members.iter().find(|m| m.id == id).expect("member");
+        std::fs::read_to_string(m.config.with_extension("log")).unwrap_or_default()
+    }
+
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        for m in &self.members {
+            let log = std::fs::read_to_string(m.config.with_extension("log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            out.push_str(&format!("--- node {} ---\n", m.id));
+            let lines: Vec<&str> = log.lines().collect();
+            if let Some(p) = lines.iter().position(|l| l.contains("panicked")) {
+                for l in &lines[p..(p + 3).min(lines.len())] {
+                    out.push_str(l);
+                    out.push('\n');
+                }
+            }
+            for l in tail.iter().rev() {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+fn write_config(dir: &Path, m: &Member, peers: &[(u64, u16)], join: bool, t: &Tuning) {
+    let peers_toml: String = peers
+        .iter()
+        .filter(|(id, _)| *id != m.id)
+        .map(|(id, port)| format!("[[cluster.peers]]\nid = {id}\naddr = \"127.0.0.1:{port}\"\n"))
+        .collect();
+    let text = format!(
+        r#"data_dir = "{data}"
+
+[rpc]
+addr = "127.0.0.1:{rpc}"
+
+[block]
+interval_ms = 50
+empty_interval_ms = 500
+
+[storage]
+sync_writes = true
+
+[cluster]
+id = {id}
+listen = "127.0.0.1:{peer}"
+join = {join}
+
+[cluster.raft]
+tick_ms = 50
+election_tick = 10
+heartbeat_tick = 2
+log_compaction_threshold_entries = {compaction}
+log_retain_entries = {retain}
+commit_timeout_ms = 3000
+
+{peers_toml}"#,
+        data = dir.join(format!("node{}", m.id)).display(),
+        rpc = m.rpc_port,
+        id = m.id,
+        peer = m.peer_port,
+        compaction = t.compaction,
+        retain = t.retain,
+    );
+    std::fs::write(&m.config, text).expect("write config");
+}
+
+fn client(url: &str) -> HttpClient {
+    HttpClientBuilder::default()
+        .request_timeout(Duration::from_secs(10))
+        .build(url)
+        .expect("client")
+}
+
+async fn rpc(
+    url: &str,
+    method: &str,
+    params: jsonrpsee::core::params::ArrayParams,
+) -> Result<Value, String> {
+    client(url)
+        .request::<Value, _>(method, params)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn wait_for<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The id of the leader every live node agrees on.
+async fn leader(cluster: &Cluster) -> u64 {
+    let urls = cluster.live_urls();
+    wait_for("an agreed leader", || {
+        let urls = urls.clone();
+        async move {
+            let mut leaders = Vec::new();
+            for u in &urls {
+                let st = rpc(u, "rampart_status", rpc_params![]).await.ok()?;
+                leaders.push(st["leader"].as_u64()?);
+            }
+            let first = *leaders.first()?;
+            leaders.iter().all(|&l| l == first).then_some(first)
+        }
+    })
+    .await
+}
+
+async fn block_number(url: &str) -> Option<u64> {
+    let v = rpc(url, "eth_blockNumber", rpc_params![]).await.ok()?;
+    u64::from_str_radix(v.as_str()?.trim_start_matches("0x"), 16).ok()
+}
+
+/// Sends `count` value transfers from `from` through `url`; returns the accepted hashes.
+async fn send_transfers(url: &str, from: &str, count: usize) -> Vec<String> {
+    let mut hashes = Vec::new();
+    for i in 0..count {
+        let tx = json!({
+            "from": from,
+            "to": format!("0x{:040x}", 0xbeef0000u64 + i as u64),
+            "value": "0x1",
+        });
+        if let Ok(h) = rpc(url, "eth_sendTransaction", rpc_params![tx]).await
+            && let Some(h) = h.as_str()
+        {
+            hashes.push(h.to_owned());
+        }
+    }
+    hashes
+}
+
+/// (block number, index) of each hash with a receipt at `url`.
+async fn receipts(url: &str, hashes: &[String]) -> BTreeMap<String, (String, String)> {
+    let mut out = BTreeMap::new();
+    for h in hashes {
+        if let Ok(r) = rpc(url, "eth_getTransactionReceipt", rpc_params![h]).await
+            && !r.is_null()
+        {
+            out.insert(
+                h.clone(),
+                (
+                    r["blockHash"].as_str().unwrap_or_default().to_owned(),
+                    r["transactionIndex"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                ),
+            );
+        }
+    }
+    out
+}
+
+/// Waits until every live node reached the same height, then checks the invariants up to it.
+async fn check_invariants(cluster: &Cluster, acknowledged: &[String]) {
+    let urls = cluster.live_urls();
+    // Let the replicas converge on one height (the leader may keep producing empty blocks).
+    let height = wait_for("replicas at a common height", || {
+        let urls = urls.clone();
+        async move {
+            let mut min = u64::MAX;
+            for u in &urls {
+                min = min.min(block_number(u).await?);
+            }
+            Some(min)
+        }
+    })
+    .await;
+    // Every height from genesis up to `height`: one hash on every replica.
+    for n in 0..=height {
+        let mut hashes = Vec::new();
+        for u in &urls {
+            let b = wait_for("a block on every replica", || {
+                let u = u.clone();
+                async move {
+                    let b = rpc(
+                        &u,
+                        "eth_getBlockByNumber",
+                        rpc_params![format!("0x{n:x}"), false],
+                    )
+                    .await
+                    .ok()?;
+                    (!b.is_null()).then_some(b)
+                }
+            })
+            .await;
+            hashes.push((
+                b["hash"].clone(),
+                b["stateRoot"].clone(),
+                b["parentHash"].clone(),
+            ));
+        }
+        assert!(
+            hashes.windows(2).all(|w| w[0] == w[1]),
+            "replicas disagree at height {n}: {hashes:?}\n{}",
+            cluster.logs()
+        );
+    }
+    // Every acknowledged transaction: same block, same position everywhere.
+    let mut views = Vec::new();
+    for u in &urls {
+        views.push(receipts(u, acknowledged).await);
+    }
+    for h in acknowledged {
+        let seen: Vec<_> = views.iter().map(|v| v.get(h)).collect();
+        if seen.iter().any(Option::is_some) {
+            // Once any node has a receipt, every node must get the same one.
+            for (u, _) in urls.iter().zip(&seen) {
+                let r = wait_for("the receipt on every replica", || {
+                    let (u, h) = (u.clone(), h.clone());
+                    async move {
+                        let r = rpc(&u, "eth_getTransactionReceipt", rpc_params![h])
+                            .await
+                            .ok()?;
+                        (!r.is_null()).then_some((
+                            r["blockHash"].as_str()?.to_owned(),
+                            r["transactionIndex"].as_str()?.to_owned(),
+                        ))
+                    }
+                })
+                .await;
+                let reference = seen.iter().flatten().next().expect("some");
+                assert_eq!(&&r, reference, "tx {h} differs on {u}");
+            }
+        }
+    }
+}
+
+async fn wait_receipts(url: &str, hashes: &[String]) {
+    wait_for("receipts of acknowledged transactions", || async {
+        (receipts(url, hashes).await.len() == hashes.len()).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicates_through_any_node_and_survives_leader_kill() {
+    let tuning = Tuning {
+        compaction: 10_000,
+        retain: 1_000,
+    };
+    let mut cluster = Cluster::new(3, &tuning);
+    let first = leader(&cluster).await;
+
+    // Transactions through every node; each node's traffic from its own account.
+    let mut acknowledged = Vec::new();
+    for (i, url) in cluster.live_urls().iter().enumerate() {
+        acknowledged.extend(send_transfers(url, DEV[i], 10).await);
+    }
+    assert_eq!(acknowledged.len(), 30, "every node accepts transactions");
+    let any = cluster.live_urls()[0].clone();
+    wait_receipts(&any, &acknowledged).await;
+    check_invariants(&cluster, &acknowledged).await;
+
+    // kill -9 the leader under load: send through the survivors meanwhile.
+    let before = block_number(&any).await.expect("height");
+    cluster.member(first).kill9();
+    let survivors = cluster.live_urls();
+    let mut during = Vec::new();
+    for (i, url) in survivors.iter().enumerate() {
+        during.extend(send_transfers(url, DEV[3 - i], 5).await);
+    }
+    let _second = wait_for("a new leader", || async {
+        let l = leader(&cluster).await;
+        (l != first).then_some(l)
+    })
+    .await;
+    wait_receipts(&survivors[0], &during).await;
+    let after = block_number(&survivors[0]).await.expect("height");
+    assert!(after > before, "the new leader commits blocks");
+    acknowledged.extend(during);
+    check_invariants(&cluster, &acknowledged).await;
+
+    // The old leader restarts and catches up from the log.
+    cluster.member(first).start();
+    let url = cluster.member(first).url();
+    wait_receipts(&url, &acknowledged).await;
+    check_invariants(&cluster, &acknowledged).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minority_never_commits_and_majority_recovers() {
+    let tuning = Tuning {
+        compaction: 10_000,
+        retain: 1_000,
+    };
+    let mut cluster = Cluster::new(3, &tuning);
+    let first = leader(&cluster).await;
+    let lone = cluster
+        .members
+        .iter()
+        .map(|m| m.id)
+        .find(|&id| id != first)
+        .expect("a follower");
+    // Leave `lone` alone: kill both others.
+    let others: Vec<u64> = cluster
+        .members
+        .iter()
+        .map(|m| m.id)
+        .filter(|&id| id != lone)
+        .collect();
+    for id in &others {
+        cluster.member(*id).kill9();
+    }
+    let url = cluster.member(lone).url();
+    let height = block_number(&url).await.expect("height");
+    // It still accepts transactions into its pool, but nothing commits without a majority.
+    let pending = send_transfers(&url, DEV[0], 3).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        block_number(&url).await,
+        Some(height),
+        "a minority committed a block"
+    );
+    assert!(receipts(&url, &pending).await.is_empty());
+
+    // The majority returns: the pending transactions commit (they were kept in the pool).
+    for id in &others {
+        cluster.member(*id).start();
+    }
+    leader(&cluster).await;
+    wait_receipts(&url, &pending).await;
+    check_invariants(&cluster, &pending).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lagging_and_new_nodes_catch_up_by_snapshot_and_membership_changes() {
+    // A tiny log, so a node that misses a few blocks needs a snapshot.
+    let tuning = Tuning {
+        compaction: 20,
+        retain: 5,
+    };
+    let mut cluster = Cluster::new(3, &tuning);
+    let first = leader(&cluster).await;
+    let follower = cluster
+        .members
+        .iter()
+        .map(|m| m.id)
+        .find(|&id| id != first)
+        .expect("a follower");
+    cluster.member(follower).kill9();
+    let url = cluster.member(first).url();
+    let mut acknowledged = send_transfers(&url, DEV[0], 40).await;
+    wait_receipts(&url, &acknowledged).await;
+    // Well past the compaction threshold (empty blocks count too).
+    let target = block_number(&url).await.expect("height") + 30;
+    wait_for("the log to grow past compaction", || async {
+        (block_number(&url).await? >= target).then_some(())
+    })
+    .await;
+
+    // The follower comes back behind the compacted log: it installs a snapshot.
+    cluster.member(follower).start();
+    let furl = cluster.member(follower).url();
+    wait_receipts(&furl, &acknowledged).await;
+    check_invariants(&cluster, &acknowledged).await;
+    assert!(
+        cluster.log_of(follower).contains("snapshot installed"),
+        "the lagging follower caught up through a snapshot"
+    );
+
+    // A fresh node joins as a learner, catches up, becomes a voter.
+    let joiner = cluster.add_joiner(4, &tuning);
+    let (jurl, jport) = (joiner.url(), joiner.peer_port);
+    let leader_url = cluster
+        .members
+        .iter()
+        .find(|m| m.id == first)
+        .map(Member::url)
+        .expect("leader");
+    rpc(
+        &leader_url,
+        "rampart_addLearner",
+        rpc_params![4, format!("127.0.0.1:{jport}")],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("add learner: {e}\n{}", cluster.logs()));
+    wait_receipts(&jurl, &acknowledged).await;
+    assert!(
+        cluster.log_of(4).contains("snapshot installed"),
+        "the new node caught up through a snapshot"
+    );
+    let leader_now = leader(&cluster).await;
+    let lurl = cluster.member(leader_now).url();
+    rpc(&lurl, "rampart_promoteVoter", rpc_params![4])
+        .await
+        .expect("promote");
+    let st = rpc(&lurl, "rampart_status", rpc_params![])
+        .await
+        .expect("status");
+    assert!(
+        st["voters"].as_array().expect("voters").contains(&json!(4)),
+        "node 4 is a voter: {st}"
+    );
+    let more = send_transfers(&jurl, DEV[1], 5).await;
+    wait_receipts(&jurl, &more).await;
+    acknowledged.extend(more);
+    check_invariants(&cluster, &acknowledged).await;
+
+    // Remove a follower (not the leader): the rest goes on.
+    let leader_now = leader(&cluster).await;
+    let victim = cluster
+        .members
+        .iter()
+        .map(|m| m.id)
+        .find(|&id| id != leader_now && id != 4)
+        .expect("a follower to remove");
+    let lurl = cluster.member(leader_now).url();
+    rpc(&lurl, "rampart_removeNode", rpc_params![victim])
+        .await
+        .expect("remove");
+    let st = rpc(&lurl, "rampart_status", rpc_params![])
+        .await
+        .expect("status");
+    assert!(
+        !st["voters"]
+            .as_array()
+            .expect("voters")
+            .contains(&json!(victim)),
+        "node {victim} removed: {st}"
+    );
+    cluster.member(victim).kill9();
+    let more = send_transfers(&lurl, DEV[2], 5).await;
+    wait_receipts(&lurl, &more).await;
+    acknowledged.extend(more);
+    check_invariants(&cluster, &acknowledged).await;
+}
