@@ -156,11 +156,18 @@ pub struct PeerServer {
 }
 
 impl PeerServer {
+    /// Stops accepting calls; open streams (peers keep their Raft streams open for good)
+    /// get one second to end, then the server is dropped.
     pub async fn stop(mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
-        let _ = self.task.await;
+        if tokio::time::timeout(std::time::Duration::from_secs(1), &mut self.task)
+            .await
+            .is_err()
+        {
+            self.task.abort();
+        }
     }
 }
 
