@@ -88,7 +88,7 @@ pub struct UpArgs {
     #[arg(long, default_value_t = 8545)]
     rpc_port: u16,
     /// Peer (gRPC) port of node 1; node i listens on this plus i−1.
-    #[arg(long, default_value_t = 9545)]
+    #[arg(long, default_value_t = 8645)]
     peer_port: u16,
     /// Block interval in milliseconds [default: 100].
     #[arg(long)]
@@ -96,10 +96,20 @@ pub struct UpArgs {
     /// Base configuration every node starts from (its `[cluster]` and addresses are replaced).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Mutual TLS between the nodes, with a cluster CA and node certificates generated under
+    /// `<dir>/tls` (kept across restarts).
+    #[arg(long)]
+    tls: bool,
 }
 
 /// Writes node `id`'s configuration for a local cluster of `n`.
-fn local_config(base: &NodeConfig, args: &UpArgs, dir: &Path, id: u64) -> NodeConfig {
+fn local_config(
+    base: &NodeConfig,
+    args: &UpArgs,
+    dir: &Path,
+    id: u64,
+    tls: Option<rampart_transport::TlsFiles>,
+) -> NodeConfig {
     let mut c = base.clone();
     let port = |base: u16, id: u64| base + (id - 1) as u16;
     c.data_dir = Some(dir.join(format!("node{id}")));
@@ -119,7 +129,7 @@ fn local_config(base: &NodeConfig, args: &UpArgs, dir: &Path, id: u64) -> NodeCo
             .collect(),
         join: false,
         raft: Default::default(),
-        tls: None,
+        tls,
     });
     c
 }
@@ -186,10 +196,32 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let exe = std::env::current_exe().context("locating the rampart binary")?;
+    let ids: Vec<u64> = (1..=args.nodes).collect();
+    let tls: Vec<Option<rampart_transport::TlsFiles>> = if args.tls {
+        let tls_dir = dir.join("tls");
+        if tls_dir.join("ca.pem").exists() {
+            ids.iter()
+                .map(|id| {
+                    Some(rampart_transport::TlsFiles {
+                        ca_cert: tls_dir.join("ca.pem"),
+                        cert: tls_dir.join(format!("node{id}.pem")),
+                        key: tls_dir.join(format!("node{id}.key")),
+                    })
+                })
+                .collect()
+        } else {
+            rampart_transport::generate_cluster_certs(&tls_dir, &ids)?
+                .into_iter()
+                .map(|(_, f)| Some(f))
+                .collect()
+        }
+    } else {
+        vec![None; ids.len()]
+    };
     let mut children = Children(Vec::new());
     let mut endpoints = Vec::new();
     for id in 1..=args.nodes {
-        let config = local_config(&base, &args, &dir, id);
+        let config = local_config(&base, &args, &dir, id, tls[(id - 1) as usize].clone());
         let node_dir = dir.join(format!("node{id}"));
         std::fs::create_dir_all(&node_dir)?;
         let config_path = dir.join(format!("node{id}.toml"));
@@ -213,9 +245,14 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         children.0.push((id, child));
     }
     println!(
-        "Rampart local cluster: {} nodes under {}",
+        "Rampart local cluster: {} nodes under {}{}",
         args.nodes,
-        dir.display()
+        dir.display(),
+        if args.tls {
+            " (mutual TLS between nodes)"
+        } else {
+            ""
+        }
     );
     for (id, addr, log) in &endpoints {
         println!(
@@ -403,4 +440,34 @@ pub async fn member(args: MemberArgs) -> anyhow::Result<()> {
         Some(e) => Err(e),
         None => bail!("no leader among {}", args.rpc.join(", ")),
     }
+}
+
+#[derive(Debug, Args)]
+pub struct CertsArgs {
+    /// Where to write `ca.pem`, `ca.key`, `node<ID>.pem` and `node<ID>.key`.
+    #[arg(long)]
+    out: PathBuf,
+    /// Node ids to issue certificates for (comma-separated).
+    #[arg(long, value_delimiter = ',', required = true)]
+    ids: Vec<u64>,
+}
+
+/// Creates a cluster CA and node certificates (for local and test clusters; production
+/// clusters may use their own CA — see docs/cluster.md).
+pub fn certs(args: CertsArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !args.out.join("ca.pem").exists(),
+        "{} already holds a CA; refusing to overwrite it",
+        args.out.display()
+    );
+    anyhow::ensure!(!args.ids.contains(&0), "node ids must be non-zero");
+    for (id, files) in rampart_transport::generate_cluster_certs(&args.out, &args.ids)? {
+        println!(
+            "node {id}: cert {}  key {}",
+            files.cert.display(),
+            files.key.display()
+        );
+    }
+    println!("cluster CA: {}", args.out.join("ca.pem").display());
+    Ok(())
 }

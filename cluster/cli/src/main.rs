@@ -35,6 +35,8 @@ enum Command {
     Status(cluster::StatusArgs),
     /// Change cluster membership: add a learner, promote, remove, transfer leadership.
     Member(cluster::MemberArgs),
+    /// Create a cluster CA and node certificates for mutual TLS between nodes.
+    Certs(cluster::CertsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -170,6 +172,7 @@ fn main() -> anyhow::Result<()> {
             Command::Up(args) => cluster::up(args).await,
             Command::Status(args) => cluster::status(args).await,
             Command::Member(args) => cluster::member(args).await,
+            Command::Certs(args) => cluster::certs(args),
         }
     })
 }

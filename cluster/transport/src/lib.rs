@@ -21,7 +21,7 @@ mod tls;
 pub use config::TransportConfig;
 pub use network::{PeerNetwork, SnapshotStream};
 pub use server::{PeerHandler, PeerServer, serve};
-pub use tls::TlsFiles;
+pub use tls::{PEER_TLS_NAME, TlsFiles, generate_cluster_certs};
 
 /// Generated protobuf types and gRPC stubs of `rampart.peer.v1`.
 #[allow(missing_debug_implementations, clippy::all)]
