@@ -22,8 +22,9 @@ struct Cli {
 enum Command {
     /// Run one development node with the well-known prefunded test accounts.
     Dev(DevArgs),
-    /// Measure committed, signed ERC-20 transfers per second (and submit-to-commit latency)
-    /// through any Ethereum JSON-RPC endpoint.
+    /// Load-test any Ethereum JSON-RPC endpoint: committed tx/s, gas/s and latency for ETH and
+    /// ERC-20 transfers, AMM swaps and UUPS proxy calls, with a contention knob; table, JSON
+    /// and SVG plots.
     Bench(rampart_bench::BenchArgs),
 }
 
@@ -155,7 +156,10 @@ fn main() -> anyhow::Result<()> {
         let _telemetry = rampart_telemetry::init("rampart")?;
         match cli.command {
             Command::Dev(args) => dev(args).await,
-            Command::Bench(args) => rampart_bench::main(args).await,
+            Command::Bench(args) => rampart_bench::main(args)
+                .await
+                .map(|_| ())
+                .map_err(Into::into),
         }
     })
 }
