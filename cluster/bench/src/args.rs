@@ -1,8 +1,11 @@
-//! Command-line arguments of `rampart bench`.
+//! Command-line arguments of `rampart bench`. Every knob is optional here: a flag overrides the
+//! scenario file (`--scenario`), which overrides the defaults documented on [`Scenario`].
 
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use crate::error::Result;
+use crate::scenario::Scenario;
 use crate::workload::WorkloadKind;
 
 /// The first well-known development key (Hardhat/Anvil account 0,
@@ -19,7 +22,7 @@ pub enum ChainIdArg {
 
 impl FromStr for ChainIdArg {
     type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         if s.eq_ignore_ascii_case("auto") {
             return Ok(Self::Auto);
         }
@@ -32,95 +35,159 @@ impl FromStr for ChainIdArg {
     }
 }
 
-/// Measure committed, signed ERC-20 transfers per second through JSON-RPC.
-#[derive(Clone, Debug, clap::Args)]
+/// Load-test an Ethereum JSON-RPC endpoint with signed transactions: ETH and ERC-20 transfers,
+/// AMM swaps, calls through a UUPS proxy; with a contention knob, open or closed loop; a table,
+/// JSON and SVG plots as output.
+#[derive(Clone, Debug, Default, clap::Args)]
 pub struct BenchArgs {
-    /// JSON-RPC endpoint (HTTP).
-    #[arg(long, default_value = "http://127.0.0.1:8545")]
-    pub rpc: String,
+    /// Scenario file (TOML, see cluster/bench/scenarios/); flags override it.
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// JSON-RPC endpoint (HTTP); repeat or comma-separate for several (txs go round-robin)
+    /// [default: http://127.0.0.1:8545].
+    #[arg(long = "rpc", value_delimiter = ',')]
+    pub rpc: Vec<String>,
     /// Private key of the funding account (hex) [default: dev account 0 of Hardhat/Anvil/Rampart].
-    #[arg(long, default_value = DEV_FUNDER_KEY, hide_default_value = true)]
-    pub key: String,
-    /// What each measured transaction does.
-    #[arg(long, value_enum, default_value_t = WorkloadKind::Erc20Transfer)]
-    pub workload: WorkloadKind,
-    /// Number of sending accounts (funded during setup).
-    #[arg(long, default_value_t = 200)]
-    pub senders: usize,
-    /// Number of measured transactions.
-    #[arg(long, default_value_t = 20_000)]
-    pub txs: usize,
-    /// Concurrent in-flight eth_sendRawTransaction requests (one worker task each).
-    #[arg(long, default_value_t = 64)]
-    pub concurrency: usize,
-    /// Target submit rate in tx/s (open loop); 0 = as fast as the endpoint accepts.
-    #[arg(long, default_value_t = 0.0)]
-    pub rate: f64,
-    /// Transactions sent and committed before the measurement (not counted).
-    #[arg(long, default_value_t = 1_000)]
-    pub warmup_txs: usize,
-    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// What each measured transaction does [default: erc20].
+    #[arg(long, value_enum)]
+    pub workload: Option<WorkloadKind>,
+    /// Number of sending accounts, funded during setup [default: 200].
+    #[arg(long)]
+    pub senders: Option<usize>,
+    /// Share of transactions on the hot spot, 0..=1 (hot recipient, pool or proxy) [default: 0].
+    #[arg(long)]
+    pub contention: Option<f64>,
+    /// Hot recipients of eth/erc20 transfers [default: 1].
+    #[arg(long)]
+    pub hot_accounts: Option<usize>,
+    /// AMM pools of the amm workload (pool 0 is hot) [default: 8].
+    #[arg(long)]
+    pub pools: Option<usize>,
+    /// ERC-1967 proxies of the uups workload (proxy 0 is hot) [default: 8].
+    #[arg(long)]
+    pub proxies: Option<usize>,
+    /// Measured transactions; with --duration-s the most that are pre-signed [default: 20000;
+    /// with a duration: rate × duration, or 100000 closed loop].
+    #[arg(long)]
+    pub txs: Option<usize>,
+    /// Stop sending after this many seconds (or after --txs, whichever comes first).
+    #[arg(long)]
+    pub duration_s: Option<f64>,
+    /// Open-loop submit rate in tx/s; 0 = closed loop [default: 0].
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Closed loop: concurrent workers, one request in flight each; open loop: most requests
+    /// in flight [default: 64].
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Transactions sent and committed before the measurement, not counted [default: 1000].
+    #[arg(long)]
+    pub warmup_txs: Option<usize>,
+    /// Chain id to sign with: `auto` reads eth_chainId [default: auto].
+    #[arg(long)]
+    pub chain_id: Option<ChainIdArg>,
+    /// Seconds to wait for commits after the last submit and for each setup step [default: 120].
+    #[arg(long = "timeout")]
+    pub timeout_s: Option<u64>,
+    /// Seconds one JSON-RPC request may take [default: 30].
+    #[arg(long)]
+    pub request_timeout_s: Option<u64>,
+    /// Exit non-zero when (rejected + reverted + timed out) / submitted is above this
+    /// [default: 0.01].
+    #[arg(long)]
+    pub max_failure_share: Option<f64>,
+    /// Seed of recipients, pools and hot-spot draws [default: 42].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Block poll interval of the commit tracker in milliseconds [default: 10].
+    #[arg(long)]
+    pub poll_ms: Option<u64>,
+    /// In-flight requests per HTTP client (connection pool) [default: 8].
+    #[arg(long)]
+    pub inflight_per_connection: Option<usize>,
+    /// Most sent-but-uncommitted transactions per sender [default: 1000].
+    #[arg(long)]
+    pub max_pending_per_sender: Option<usize>,
+    /// maxFeePerGas = multiplier × baseFee + tip [default: 2].
+    #[arg(long)]
+    pub base_fee_multiplier: Option<u64>,
+    /// Node's Prometheus endpoint, e.g. http://127.0.0.1:9545/metrics: report counter deltas.
+    #[arg(long)]
+    pub metrics_url: Option<String>,
+    /// Write the report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Chain id to sign with: `auto` reads eth_chainId.
-    #[arg(long, default_value = "auto")]
-    pub chain_id: ChainIdArg,
-    /// Seconds to wait for commits after the last submit (and for setup receipts).
-    #[arg(long = "timeout", default_value_t = 120)]
-    pub timeout_s: u64,
-    /// Exit non-zero when (rejected + timed out + reverted) / submitted is above this.
-    #[arg(long, default_value_t = 0.01)]
-    pub max_failure_share: f64,
-    /// Seed of the recipient addresses.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// How many committed transactions' receipts to check for status 0.
-    #[arg(long, default_value_t = 20)]
-    pub receipt_sample: usize,
-    /// Block poll interval of the commit tracker, in milliseconds.
-    #[arg(long, default_value_t = 10)]
-    pub poll_ms: u64,
-    /// In-flight requests per HTTP client (connection pool).
-    #[arg(long, default_value_t = 8)]
-    pub inflight_per_connection: usize,
-    /// Most sent-but-uncommitted transactions per sender; a worker waits beyond it (Rampart
-    /// rejects nonces more than 1,024 above the committed one).
-    #[arg(long, default_value_t = 1_000)]
-    pub max_pending_per_sender: usize,
-    /// maxFeePerGas = multiplier × baseFee + tip.
-    #[arg(long, default_value_t = 2)]
-    pub base_fee_multiplier: u64,
+    /// Write SVG plots (rate, latency over time, latency histogram) into this directory.
+    #[arg(long)]
+    pub plots: Option<PathBuf>,
+    /// No progress bar (it is also hidden when stderr is not a terminal).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 impl BenchArgs {
-    /// Checks the arguments that clap cannot.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(self.senders > 0, "--senders must be positive");
-        anyhow::ensure!(self.txs > 0, "--txs must be positive");
-        anyhow::ensure!(self.concurrency > 0, "--concurrency must be positive");
-        anyhow::ensure!(
-            self.rate.is_finite() && self.rate >= 0.0,
-            "--rate must be 0 or a positive number"
+    /// The scenario file (if any) with the flags applied, validated.
+    pub fn resolve(&self) -> Result<Scenario> {
+        let mut s = match &self.scenario {
+            Some(p) => Scenario::load(p)?,
+            None => Scenario::default(),
+        };
+        if !self.rpc.is_empty() {
+            s.endpoints = self.rpc.clone();
+        }
+        macro_rules! set {
+            ($($f:ident),*) => { $( if let Some(v) = &self.$f { s.$f = v.clone(); } )* };
+        }
+        set!(
+            key,
+            workload,
+            senders,
+            contention,
+            hot_accounts,
+            pools,
+            proxies,
+            rate,
+            concurrency,
+            warmup_txs,
+            timeout_s,
+            request_timeout_s,
+            max_failure_share,
+            seed,
+            poll_ms,
+            inflight_per_connection,
+            max_pending_per_sender,
+            base_fee_multiplier
         );
-        anyhow::ensure!(
-            (0.0..=1.0).contains(&self.max_failure_share),
-            "--max-failure-share must be between 0 and 1"
-        );
-        anyhow::ensure!(self.poll_ms > 0, "--poll-ms must be positive");
-        anyhow::ensure!(
-            self.inflight_per_connection > 0,
-            "--inflight-per-connection must be positive"
-        );
-        anyhow::ensure!(
-            self.max_pending_per_sender > 0,
-            "--max-pending-per-sender must be positive"
-        );
-        anyhow::ensure!(self.timeout_s > 0, "--timeout must be positive");
-        anyhow::ensure!(
-            self.base_fee_multiplier > 0,
-            "--base-fee-multiplier must be positive"
-        );
-        Ok(())
+        if self.txs.is_some() {
+            s.txs = self.txs;
+        }
+        if self.duration_s.is_some() {
+            s.duration_s = self.duration_s;
+        }
+        if self.metrics_url.is_some() {
+            s.metrics_url = self.metrics_url.clone();
+        }
+        match self.chain_id {
+            Some(ChainIdArg::Auto) => s.chain_id = None,
+            Some(ChainIdArg::Fixed(id)) => s.chain_id = Some(id),
+            None => {}
+        }
+        s.validate().map_err(|e| match (e, &self.scenario) {
+            (
+                crate::BenchError::Scenario {
+                    path: None,
+                    message,
+                },
+                Some(p),
+            ) => crate::BenchError::Scenario {
+                path: Some(p.clone()),
+                message,
+            },
+            (e, _) => e,
+        })?;
+        Ok(s)
     }
 }
 
@@ -137,16 +204,61 @@ mod tests {
 
     #[test]
     fn defaults_and_chain_id() {
-        let cli = Cli::parse_from(["bench"]);
-        assert_eq!(cli.args.senders, 200);
-        assert_eq!(cli.args.txs, 20_000);
-        assert_eq!(cli.args.concurrency, 64);
-        assert_eq!(cli.args.chain_id, ChainIdArg::Auto);
-        assert_eq!(cli.args.key, DEV_FUNDER_KEY);
-        cli.args.validate().expect("defaults are valid");
-        let cli = Cli::parse_from(["bench", "--chain-id", "0x7a69", "--rate", "500"]);
-        assert_eq!(cli.args.chain_id, ChainIdArg::Fixed(31337));
-        assert_eq!(cli.args.rate, 500.0);
+        let s = Cli::parse_from(["bench"]).args.resolve().expect("valid");
+        assert_eq!(s, Scenario::default());
+        assert_eq!(s.senders, 200);
+        assert_eq!(s.concurrency, 64);
+        assert_eq!(s.key, DEV_FUNDER_KEY);
+        let s = Cli::parse_from(["bench", "--chain-id", "0x7a69", "--rate", "500"])
+            .args
+            .resolve()
+            .expect("valid");
+        assert_eq!(s.chain_id, Some(31337));
+        assert_eq!(s.rate, 500.0);
         assert!("x".parse::<ChainIdArg>().is_err());
+    }
+
+    #[test]
+    fn flags_override_the_scenario_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("s.toml");
+        std::fs::write(
+            &p,
+            "workload = \"uups\"\nsenders = 7\nproxies = 3\nendpoints = [\"http://a:1\", \"http://b:2\"]\n",
+        )
+        .expect("write");
+        let path = p.to_str().expect("utf-8");
+        let s = Cli::parse_from(["bench", "--scenario", path, "--senders", "9"])
+            .args
+            .resolve()
+            .expect("valid");
+        assert_eq!(s.workload, WorkloadKind::Uups);
+        assert_eq!(s.senders, 9);
+        assert_eq!(s.proxies, 3);
+        assert_eq!(s.endpoints, vec!["http://a:1", "http://b:2"]);
+        let s = Cli::parse_from([
+            "bench",
+            "--scenario",
+            path,
+            "--rpc",
+            "http://c:3,http://d:4",
+        ])
+        .args
+        .resolve()
+        .expect("valid");
+        assert_eq!(s.endpoints, vec!["http://c:3", "http://d:4"]);
+        // A bad value from the file names the file.
+        std::fs::write(&p, "contention = 3\n").expect("write");
+        let e = Cli::parse_from(["bench", "--scenario", path])
+            .args
+            .resolve()
+            .expect_err("invalid");
+        assert!(e.to_string().contains("s.toml"), "{e}");
+        assert!(e.to_string().contains("contention"), "{e}");
+        // ... unless a flag fixes it.
+        Cli::parse_from(["bench", "--scenario", path, "--contention", "0.3"])
+            .args
+            .resolve()
+            .expect("fixed by the flag");
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use jsonrpsee::core::client::{ClientT, Error as ClientError};
-use jsonrpsee::core::params::ArrayParams;
+use jsonrpsee::core::params::{ArrayParams, BatchRequestBuilder};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::rpc_params;
 use serde::Deserialize;
@@ -30,6 +30,10 @@ pub struct ReceiptLite {
     pub status: Option<U64>,
     #[serde(default)]
     pub contract_address: Option<Address>,
+    #[serde(default)]
+    pub gas_used: Option<U64>,
+    #[serde(default)]
+    pub block_number: Option<U64>,
 }
 
 impl ReceiptLite {
@@ -137,6 +141,47 @@ impl Rpc {
     pub async fn receipt(&self, hash: B256) -> anyhow::Result<Option<ReceiptLite>> {
         self.req("eth_getTransactionReceipt", rpc_params![hash])
             .await
+    }
+
+    /// Receipts of `hashes` in one JSON-RPC batch, in order (`None`: no receipt).
+    pub async fn receipts_batch(
+        &self,
+        hashes: &[B256],
+    ) -> anyhow::Result<Vec<Option<ReceiptLite>>> {
+        let mut batch = BatchRequestBuilder::new();
+        for h in hashes {
+            batch.insert("eth_getTransactionReceipt", rpc_params![h])?;
+        }
+        let resp = self
+            .client
+            .batch_request::<Option<ReceiptLite>>(batch)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("eth_getTransactionReceipt (batch): {}", error_message(&e))
+            })?;
+        resp.into_iter()
+            .map(|r| r.map_err(|e| anyhow::anyhow!("eth_getTransactionReceipt: {}", e.message())))
+            .collect()
+    }
+
+    pub async fn storage_at(&self, who: Address, slot: B256) -> anyhow::Result<B256> {
+        self.req("eth_getStorageAt", rpc_params![who, slot, "latest"])
+            .await
+    }
+
+    /// Calls `method` without parameters; `Err` carries the JSON-RPC error code (if any) and
+    /// the message.
+    pub async fn probe(
+        &self,
+        method: &'static str,
+    ) -> Result<serde_json::Value, (Option<i32>, String)> {
+        self.client
+            .request(method, rpc_params![])
+            .await
+            .map_err(|e| match &e {
+                ClientError::Call(obj) => (Some(obj.code()), error_message(&e)),
+                _ => (None, error_message(&e)),
+            })
     }
 
     pub async fn call(&self, to: Address, data: &Bytes) -> anyhow::Result<Bytes> {

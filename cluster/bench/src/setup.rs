@@ -1,6 +1,8 @@
-//! Setup, not timed: read the chain's parameters, deploy the token, fund the senders with ETH
-//! and tokens, and snapshot what the measurement starts from.
+//! Setup, not timed: read the chain's parameters, deploy the workload's contracts, fund the
+//! senders, and snapshot what the measurement starts from (nonces and the workload's on-chain
+//! figure for the final cross-check).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy_consensus::{SignableTransaction as _, TxEip1559, TxEnvelope};
@@ -10,19 +12,32 @@ use alloy_signer::SignerSync as _;
 use alloy_signer_local::PrivateKeySigner;
 use futures::{StreamExt as _, TryStreamExt as _};
 
-use crate::args::{BenchArgs, ChainIdArg};
+use crate::contracts;
+use crate::error::BenchError;
 use crate::keys;
 use crate::rpc::{ReceiptLite, Rpc};
+use crate::scenario::Scenario;
 use crate::token;
-use crate::workload::Erc20Transfer;
+use crate::workload::{
+    self, AmmSwap, Erc20Transfer, EthTransfer, UupsCall, Workload, WorkloadKind,
+};
 
-/// Upper bound of one measured transfer's gas, for the funder balance check before deploying.
-const TRANSFER_GAS_BUDGET: u64 = 100_000;
-/// Most funder transactions in flight at once: Rampart rejects nonces more than 1,024 above the
-/// committed one, so setup goes in chunks, each waited for.
-const SETUP_CHUNK: usize = 256;
-/// Token units given to each sender per transaction it will send.
+/// Gas of one measured transaction when `eth_estimateGas` fails, and the budget of the first,
+/// coarse funds check.
+const CALL_GAS_BUDGET: u64 = 150_000;
+/// Most transactions of one setup step in flight before their receipts are awaited: Rampart
+/// refuses nonces more than 1,024 above the committed one.
+pub const SETUP_CHUNK: usize = 256;
+/// Concurrent sends and receipt polls during setup.
+pub const SETUP_CONCURRENCY: usize = 32;
+/// Token units given to each sender per transaction it will send (erc20, amm).
 const TOKENS_PER_TX: u64 = 1_000;
+/// Token units each AMM pool starts with, per token.
+const POOL_LIQUIDITY: u128 = 1_000_000_000_000_000_000_000_000; // 1e24
+/// Token units swapped per AMM transaction.
+const SWAP_AMOUNT: u64 = 1_000;
+/// The JSON-RPC method a target that runs native contracts answers (the probe of `native`).
+pub const NATIVE_PROBE_METHOD: &str = "rampart_nativeContracts";
 
 /// What the endpoint said about itself and the fees to pay.
 #[derive(Clone, Debug)]
@@ -34,16 +49,35 @@ pub struct ChainInfo {
     pub max_fee: u128,
 }
 
+/// The workload's on-chain figure, read before and after the run; its change must equal what
+/// the committed, successful transactions did.
+#[derive(Clone, Debug)]
+pub enum Checkpoint {
+    /// Sum of the hot recipients' balances (wei); each successful hot transfer adds `value`.
+    Eth { hot: Vec<Address>, value: U256 },
+    /// Tokens the senders hold; each successful transfer removes `amount`.
+    Erc20 { token: Address, amount: U256 },
+    /// Each pool's reserves must equal its token balances; k = r0 × r1 never falls.
+    Amm {
+        token0: Address,
+        token1: Address,
+        pools: Vec<Address>,
+    },
+    /// Sum of the proxies' `value()`; each successful `increment()` adds one.
+    Uups { proxies: Vec<Address> },
+}
+
 /// The state the measurement starts from.
 #[derive(Debug)]
 pub struct Prepared {
-    pub workload: Erc20Transfer,
+    pub workload: Arc<dyn Workload>,
     pub senders: Vec<PrivateKeySigner>,
     /// Each sender's next nonce.
     pub start_nonces: Vec<u64>,
-    /// Each sender's token balance before the first bench transfer.
-    pub token_balances: Vec<U256>,
     pub gas_limit: u64,
+    pub checkpoint: Checkpoint,
+    /// Contracts deployed (name, address) for the report.
+    pub contracts: Vec<(String, Address)>,
     pub notes: Vec<String>,
 }
 
@@ -86,21 +120,36 @@ pub(crate) fn raw_hex(envelope: &TxEnvelope) -> String {
     format!("0x{}", hex::encode(envelope.encoded_2718()))
 }
 
-/// Connects and reads chain id, client version and fees. The first call doubles as the
-/// reachability check.
-pub async fn chain_info(rpc: &Rpc, args: &BenchArgs) -> anyhow::Result<ChainInfo> {
-    let remote_id = rpc.chain_id().await.map_err(|e| {
-        anyhow::anyhow!(
-            "cannot reach the JSON-RPC endpoint {} ({e}); is the node running?",
-            args.rpc
-        )
-    })?;
-    let chain_id = match args.chain_id {
-        ChainIdArg::Auto => remote_id,
-        ChainIdArg::Fixed(id) => {
+/// Connects to every endpoint and reads chain id, client version and fees from the first.
+/// The first call to each endpoint doubles as its reachability check.
+pub async fn chain_info(rpcs: &[Rpc], sc: &Scenario) -> Result<ChainInfo, BenchError> {
+    let mut remote_id = None;
+    for (rpc, url) in rpcs.iter().zip(&sc.endpoints) {
+        let id = rpc.chain_id().await.map_err(|e| BenchError::Unreachable {
+            endpoint: url.clone(),
+            reason: e.to_string(),
+        })?;
+        match remote_id {
+            None => remote_id = Some(id),
+            Some(first) if first != id => {
+                return Err(BenchError::ChainMismatch {
+                    first: sc.endpoints[0].clone(),
+                    first_id: first,
+                    other: url.clone(),
+                    other_id: id,
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    let remote_id = remote_id.ok_or_else(|| BenchError::scenario("no endpoints"))?;
+    let rpc = &rpcs[0];
+    let chain_id = match sc.chain_id {
+        None => remote_id,
+        Some(id) => {
             if id != remote_id {
                 tracing::warn!(target: "rampart::bench", given = id, endpoint = remote_id,
-                    "--chain-id differs from the endpoint's eth_chainId; transactions will be rejected");
+                    "chain_id differs from the endpoint's eth_chainId; transactions will be rejected");
             }
             id
         }
@@ -123,7 +172,7 @@ pub async fn chain_info(rpc: &Rpc, args: &BenchArgs) -> anyhow::Result<ChainInfo
             1_000_000_000
         }
     };
-    let max_fee = base_fee * u128::from(args.base_fee_multiplier) + tip;
+    let max_fee = base_fee * u128::from(sc.base_fee_multiplier) + tip;
     Ok(ChainInfo {
         chain_id,
         client_version,
@@ -131,6 +180,22 @@ pub async fn chain_info(rpc: &Rpc, args: &BenchArgs) -> anyhow::Result<ChainInfo
         tip,
         max_fee,
     })
+}
+
+/// The `native` workload's probe: a target that runs native contracts answers
+/// [`NATIVE_PROBE_METHOD`]. Rampart does not yet, so this is where `native` stops today.
+pub async fn probe_native(rpc: &Rpc, endpoint: &str) -> Result<(), BenchError> {
+    match rpc.probe(NATIVE_PROBE_METHOD).await {
+        Ok(_) => Err(BenchError::NotImplemented { workload: "native" }),
+        Err((Some(-32601), _)) => Err(BenchError::NativeUnsupported {
+            endpoint: endpoint.to_string(),
+            reason: format!("it has no {NATIVE_PROBE_METHOD} JSON-RPC method"),
+        }),
+        Err((_, m)) => Err(BenchError::NativeUnsupported {
+            endpoint: endpoint.to_string(),
+            reason: format!("{NATIVE_PROBE_METHOD} failed: {m}"),
+        }),
+    }
 }
 
 /// Polls until every hash has a receipt, in order; fails at `deadline`.
@@ -147,7 +212,7 @@ async fn wait_receipts(
         }
         let got: Vec<(usize, Option<ReceiptLite>)> = futures::stream::iter(missing.clone())
             .map(|i| async move { rpc.receipt(items[i].0).await.map(|r| (i, r)) })
-            .buffer_unordered(16)
+            .buffer_unordered(SETUP_CONCURRENCY)
             .try_collect()
             .await?;
         for (i, r) in got {
@@ -158,30 +223,33 @@ async fn wait_receipts(
         }
         if Instant::now() >= deadline {
             let i = found.iter().position(Option::is_none).unwrap_or(0);
-            anyhow::bail!(
-                "setup: no receipt for {} ({}) and {} more after the timeout",
+            return Err(BenchError::Setup(format!(
+                "no receipt for {} ({}) and {} more after the timeout",
                 items[i].1,
                 items[i].0,
                 found.iter().filter(|r| r.is_none()).count() - 1
-            );
+            ))
+            .into());
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let receipts: Vec<ReceiptLite> = found.into_iter().flatten().collect();
     for ((hash, what), r) in items.iter().zip(&receipts) {
-        anyhow::ensure!(
-            r.succeeded(),
-            "setup transaction failed (status 0): {what} ({hash})"
-        );
+        if !r.succeeded() {
+            return Err(BenchError::Setup(format!(
+                "transaction reverted (status 0): {what} ({hash})"
+            ))
+            .into());
+        }
     }
     Ok(receipts)
 }
 
-/// Sends pre-signed setup transactions concurrently, then waits for their receipts.
+/// Sends pre-signed setup transactions (in nonce order per account across chunks), waiting for
+/// each chunk's receipts.
 async fn send_and_wait(
     rpc: &Rpc,
     txs: Vec<(Signed, String)>,
-    concurrency: usize,
     timeout: Duration,
 ) -> anyhow::Result<Vec<ReceiptLite>> {
     let mut receipts = Vec::with_capacity(txs.len());
@@ -191,15 +259,16 @@ async fn send_and_wait(
                 let hash = rpc
                     .send_raw(&raw_hex(&s.envelope))
                     .await
-                    .map_err(|e| anyhow::anyhow!("setup: sending {what} was rejected: {e}"))?;
-                anyhow::ensure!(
-                    hash == s.hash,
-                    "setup: the endpoint returned hash {hash} for {what}, expected {}",
-                    s.hash
-                );
+                    .map_err(|e| BenchError::Setup(format!("sending {what} was rejected: {e}")))?;
+                if hash != s.hash {
+                    return Err(BenchError::Setup(format!(
+                        "the endpoint returned hash {hash} for {what}, expected {}",
+                        s.hash
+                    )));
+                }
                 Ok(())
             })
-            .buffer_unordered(concurrency.clamp(1, 32))
+            .buffer_unordered(SETUP_CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await?;
         let items: Vec<(B256, String)> = chunk.iter().map(|(s, w)| (s.hash, w.clone())).collect();
@@ -208,162 +277,589 @@ async fn send_and_wait(
     Ok(receipts)
 }
 
-/// Deploys the token and funds the senders; returns the starting point of the measurement.
+/// The funder's side of setup: its key, next nonce and the chain's fees.
+struct Funder<'a> {
+    key: &'a PrivateKeySigner,
+    chain: &'a ChainInfo,
+    nonce: u64,
+}
+
+impl Funder<'_> {
+    fn sign(&mut self, gas: u64, to: TxKind, value: U256, input: Bytes) -> anyhow::Result<Signed> {
+        let s = sign_1559(self.key, self.chain, self.nonce, gas, to, value, input)?;
+        self.nonce += 1;
+        Ok(s)
+    }
+    fn address(&self) -> Address {
+        self.key.address()
+    }
+}
+
+/// `eth_estimateGas` + 25 %, or `fallback` when the endpoint cannot estimate.
+async fn estimate(
+    rpc: &Rpc,
+    from: Address,
+    to: Option<Address>,
+    data: &Bytes,
+    what: &str,
+    fallback: Option<u64>,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<u64> {
+    match rpc.estimate_gas(from, to, data).await {
+        Ok(g) => Ok(g + g / 4),
+        Err(e) => match fallback {
+            Some(f) => {
+                notes.push(format!(
+                    "eth_estimateGas of {what} failed ({e}); using {f} gas"
+                ));
+                Ok(f)
+            }
+            None => Err(BenchError::Setup(format!("estimating {what} failed: {e}")).into()),
+        },
+    }
+}
+
+/// Deploys `code` from the funder; returns its address.
+async fn deploy(
+    rpc: &Rpc,
+    f: &mut Funder<'_>,
+    code: Bytes,
+    what: &str,
+    timeout: Duration,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<Address> {
+    let gas = estimate(rpc, f.address(), None, &code, what, None, notes).await?;
+    let addr = f.address().create(f.nonce);
+    let tx = f.sign(gas, TxKind::Create, U256::ZERO, code)?;
+    let r = send_and_wait(rpc, vec![(tx, what.to_string())], timeout).await?;
+    if let Some(a) = r.first().and_then(|r| r.contract_address)
+        && a != addr
+    {
+        return Err(BenchError::Setup(format!("{what} deployed at {a}, expected {addr}")).into());
+    }
+    Ok(addr)
+}
+
+fn ensure_funds(funder: Address, balance: U256, needed: U256) -> Result<(), BenchError> {
+    if balance < needed {
+        return Err(BenchError::Unfunded {
+            funder,
+            balance,
+            needed,
+        });
+    }
+    Ok(())
+}
+
+/// Deploys the workload's contracts and funds the senders; returns the starting point.
 pub async fn setup(
     rpc: &Rpc,
-    args: &BenchArgs,
+    sc: &Scenario,
     chain: &ChainInfo,
-    funder: &PrivateKeySigner,
+    funder_key: &PrivateKeySigner,
 ) -> anyhow::Result<Prepared> {
-    let timeout = Duration::from_secs(args.timeout_s);
-    let from = funder.address();
-    let senders = keys::sender_keys(args.senders);
-    let total = args.warmup_txs + args.txs;
-    let per_sender = total.div_ceil(args.senders) as u64;
+    let timeout = Duration::from_secs(sc.timeout_s);
+    let from = funder_key.address();
+    let senders = keys::sender_keys(sc.senders);
+    let total = sc.warmup_txs + sc.measured_txs();
+    let per_sender = total.div_ceil(sc.senders) as u64;
+    let fee = U256::from(chain.max_fee);
     let mut notes = Vec::new();
+    let mut contracts_deployed = Vec::new();
 
-    // Funds first: a clear error beats a failed deployment.
-    let mut nonce = rpc.nonce(from, "pending").await?;
+    // A coarse funds check before anything is deployed: a clear error beats a failed setup.
     let balance = rpc.balance(from).await?;
-    let supply = U256::from(10u64).pow(U256::from(30u64));
-    let creation = token::creation_code(supply)?;
-    let deploy_gas = rpc
-        .estimate_gas(from, None, &creation)
-        .await
-        .map_err(|e| anyhow::anyhow!("setup: estimating the token deployment failed: {e}"))?;
-    let deploy_gas = deploy_gas + deploy_gas / 5;
-    let need = |transfer_gas: u64| -> U256 {
-        let fee = U256::from(chain.max_fee);
-        let per_sender_eth =
-            U256::from(per_sender) * U256::from(transfer_gas) * fee * U256::from(11)
-                / U256::from(10);
-        U256::from(deploy_gas) * fee
-            + U256::from(args.senders) * (U256::from(21_000 + transfer_gas) * fee + per_sender_eth)
+    let tx_gas_floor: u64 = match sc.workload {
+        WorkloadKind::Eth => 21_000,
+        _ => 50_000,
     };
-    let check = |needed: U256| -> anyhow::Result<()> {
-        anyhow::ensure!(
-            balance >= needed,
-            "the funder {from} has {balance} wei but setup needs about {needed} wei \
-             ({} senders × {per_sender} transactions at maxFee {} wei); pass --key of a funded account",
-            args.senders,
-            chain.max_fee
-        );
-        Ok(())
-    };
-    check(need(TRANSFER_GAS_BUDGET))?;
+    let coarse = U256::from(sc.senders as u64 * per_sender) * U256::from(tx_gas_floor) * fee;
+    ensure_funds(from, balance, coarse)?;
 
-    // Deploy the token.
-    let token_addr = from.create(nonce);
-    let deploy = sign_1559(
-        funder,
+    let mut f = Funder {
+        key: funder_key,
         chain,
-        nonce,
-        deploy_gas,
-        TxKind::Create,
-        U256::ZERO,
-        creation,
-    )?;
-    nonce += 1;
-    tracing::info!(target: "rampart::bench", token = %token_addr, "setup: deploying the ERC-20 token");
-    let r = send_and_wait(
-        rpc,
-        vec![(deploy, "the token deployment".to_string())],
-        1,
-        timeout,
-    )
-    .await?;
-    if let Some(a) = r.first().and_then(|r| r.contract_address) {
-        anyhow::ensure!(
-            a == token_addr,
-            "setup: token deployed at {a}, expected {token_addr}"
-        );
-    }
+        nonce: rpc.nonce(from, "pending").await?,
+    };
+    // Transactions each sender signs itself in setup (approvals), in nonce order per sender.
+    let mut sender_setup: Vec<Vec<(TxKind, Bytes, String)>> = vec![Vec::new(); senders.len()];
+    // Per sender: tokens to receive from the funder as (token, amount).
+    let mut token_funding: Vec<(Address, U256)> = Vec::new();
+    let probe_from = senders[0].address();
 
-    // Gas of one measured transfer: estimated to a fresh recipient (the dearer case), +25 %.
-    let probe = token::transfer_calldata(Address::repeat_byte(0x42), U256::from(1));
-    let gas_limit = match rpc.estimate_gas(from, Some(token_addr), &probe).await {
-        Ok(g) => g + g / 4,
-        Err(e) => {
-            notes.push(format!(
-                "eth_estimateGas of a transfer failed ({e}); using {TRANSFER_GAS_BUDGET} gas"
-            ));
-            TRANSFER_GAS_BUDGET
+    let (workload, checkpoint, gas_limit): (Arc<dyn Workload>, Checkpoint, u64) = match sc.workload
+    {
+        WorkloadKind::Native => {
+            // Checked before setup by `run`; kept here so that setup alone is also safe.
+            return Err(BenchError::NotImplemented { workload: "native" }.into());
+        }
+        WorkloadKind::Eth => {
+            let hot = workload::hot_accounts(sc.hot_accounts);
+            let value = U256::from(1);
+            (
+                Arc::new(EthTransfer {
+                    value,
+                    contention: sc.contention,
+                    hot: hot.clone(),
+                }),
+                Checkpoint::Eth { hot, value },
+                21_000,
+            )
+        }
+        WorkloadKind::Erc20 => {
+            let supply = U256::from(10u64).pow(U256::from(30u64));
+            let token = deploy(
+                rpc,
+                &mut f,
+                token::creation_code(supply)?,
+                "the ERC-20 token deployment",
+                timeout,
+                &mut notes,
+            )
+            .await?;
+            contracts_deployed.push(("token".to_string(), token));
+            token_funding.push((token, U256::from(per_sender * TOKENS_PER_TX)));
+            let probe = token::transfer_calldata(Address::repeat_byte(0x42), U256::from(1));
+            let gas = estimate(
+                rpc,
+                from,
+                Some(token),
+                &probe,
+                "a token transfer",
+                Some(CALL_GAS_BUDGET),
+                &mut notes,
+            )
+            .await?;
+            (
+                Arc::new(Erc20Transfer {
+                    token,
+                    amount: U256::from(1),
+                    contention: sc.contention,
+                    hot: workload::hot_accounts(sc.hot_accounts),
+                }),
+                Checkpoint::Erc20 {
+                    token,
+                    amount: U256::from(1),
+                },
+                gas,
+            )
+        }
+        WorkloadKind::Amm => {
+            let supply = U256::from(10u64).pow(U256::from(33u64));
+            let mut tokens = Vec::new();
+            for name in ["token0", "token1"] {
+                let t = deploy(
+                    rpc,
+                    &mut f,
+                    token::creation_code(supply)?,
+                    &format!("the AMM's {name} deployment"),
+                    timeout,
+                    &mut notes,
+                )
+                .await?;
+                contracts_deployed.push((name.to_string(), t));
+                tokens.push(t);
+            }
+            let (t0, t1) = (tokens[0], tokens[1]);
+            let mut pools = Vec::with_capacity(sc.pools);
+            // Pools: deployed one by one (each needs its own estimate-free creation).
+            let code = contracts::amm_creation(t0, t1)?;
+            let pool_gas = estimate(
+                rpc,
+                from,
+                None,
+                &code,
+                "a pool deployment",
+                None,
+                &mut notes,
+            )
+            .await?;
+            let mut txs = Vec::new();
+            for i in 0..sc.pools {
+                pools.push(from.create(f.nonce));
+                txs.push((
+                    f.sign(pool_gas, TxKind::Create, U256::ZERO, code.clone())?,
+                    format!("AMM pool {i} deployment"),
+                ));
+            }
+            send_and_wait(rpc, txs, timeout).await?;
+            for (i, p) in pools.iter().enumerate() {
+                contracts_deployed.push((format!("pool{i}"), *p));
+            }
+            // Liquidity: the funder approves each pool for both tokens, then adds liquidity.
+            let approve_gas = estimate(
+                rpc,
+                from,
+                Some(t0),
+                &contracts::approve_calldata(pools[0], U256::MAX),
+                "an approval",
+                Some(CALL_GAS_BUDGET),
+                &mut notes,
+            )
+            .await?;
+            let mut txs = Vec::new();
+            for (i, p) in pools.iter().enumerate() {
+                for t in [t0, t1] {
+                    txs.push((
+                        f.sign(
+                            approve_gas,
+                            TxKind::Call(t),
+                            U256::ZERO,
+                            contracts::approve_calldata(*p, U256::MAX),
+                        )?,
+                        format!("the funder's approval of pool {i}"),
+                    ));
+                }
+            }
+            send_and_wait(rpc, txs, timeout).await?;
+            let liq = U256::from(POOL_LIQUIDITY);
+            let add = contracts::add_liquidity_calldata(liq, liq);
+            let add_gas = estimate(
+                rpc,
+                from,
+                Some(pools[0]),
+                &add,
+                "addLiquidity",
+                Some(2 * CALL_GAS_BUDGET),
+                &mut notes,
+            )
+            .await?;
+            let mut txs = Vec::new();
+            for (i, p) in pools.iter().enumerate() {
+                txs.push((
+                    f.sign(add_gas, TxKind::Call(*p), U256::ZERO, add.clone())?,
+                    format!("liquidity of pool {i}"),
+                ));
+            }
+            send_and_wait(rpc, txs, timeout).await?;
+            // Senders: both tokens, and their own approvals of every pool.
+            let each = U256::from(per_sender * SWAP_AMOUNT * 2);
+            token_funding.push((t0, each));
+            token_funding.push((t1, each));
+            for list in sender_setup.iter_mut() {
+                for p in &pools {
+                    for t in [t0, t1] {
+                        list.push((
+                            TxKind::Call(t),
+                            contracts::approve_calldata(*p, U256::MAX),
+                            "approval of a pool".to_string(),
+                        ));
+                    }
+                }
+            }
+            // Gas of a swap, from the funder (it holds both tokens and approved every pool).
+            let gas = estimate(
+                rpc,
+                from,
+                Some(pools[0]),
+                &contracts::swap_calldata(t0, U256::from(SWAP_AMOUNT)),
+                "a swap",
+                Some(2 * CALL_GAS_BUDGET),
+                &mut notes,
+            )
+            .await?;
+            (
+                Arc::new(AmmSwap {
+                    token0: t0,
+                    token1: t1,
+                    pools: pools.clone(),
+                    amount_in: U256::from(SWAP_AMOUNT),
+                    contention: sc.contention,
+                }),
+                Checkpoint::Amm {
+                    token0: t0,
+                    token1: t1,
+                    pools,
+                },
+                gas,
+            )
+        }
+        WorkloadKind::Uups => {
+            let v1 = deploy(
+                rpc,
+                &mut f,
+                contracts::box_v1_creation()?,
+                "the BoxV1 implementation deployment",
+                timeout,
+                &mut notes,
+            )
+            .await?;
+            let v2 = deploy(
+                rpc,
+                &mut f,
+                contracts::box_v2_creation()?,
+                "the BoxV2 implementation deployment",
+                timeout,
+                &mut notes,
+            )
+            .await?;
+            contracts_deployed.push(("BoxV1".to_string(), v1));
+            contracts_deployed.push(("BoxV2".to_string(), v2));
+            let code = contracts::proxy_creation(v1, U256::ZERO)?;
+            let proxy_gas = estimate(
+                rpc,
+                from,
+                None,
+                &code,
+                "a proxy deployment",
+                None,
+                &mut notes,
+            )
+            .await?;
+            let mut proxies = Vec::with_capacity(sc.proxies);
+            let mut txs = Vec::new();
+            for i in 0..sc.proxies {
+                proxies.push(from.create(f.nonce));
+                txs.push((
+                    f.sign(proxy_gas, TxKind::Create, U256::ZERO, code.clone())?,
+                    format!("ERC1967Proxy {i} deployment"),
+                ));
+            }
+            send_and_wait(rpc, txs, timeout).await?;
+            // Upgrade every proxy to BoxV2 through UUPS (the funder is the owner).
+            let up = contracts::upgrade_calldata(v2);
+            let up_gas = estimate(
+                rpc,
+                from,
+                Some(proxies[0]),
+                &up,
+                "upgradeToAndCall",
+                Some(CALL_GAS_BUDGET),
+                &mut notes,
+            )
+            .await?;
+            let mut txs = Vec::new();
+            for (i, p) in proxies.iter().enumerate() {
+                txs.push((
+                    f.sign(up_gas, TxKind::Call(*p), U256::ZERO, up.clone())?,
+                    format!("the upgrade of proxy {i} to BoxV2"),
+                ));
+            }
+            send_and_wait(rpc, txs, timeout).await?;
+            for (i, p) in proxies.iter().enumerate() {
+                let slot = rpc.storage_at(*p, contracts::IMPLEMENTATION_SLOT).await?;
+                let implementation = Address::from_word(slot);
+                if implementation != v2 {
+                    return Err(BenchError::Setup(format!(
+                        "proxy {i} ({p}) points at {implementation} after the upgrade, expected BoxV2 {v2}"
+                    ))
+                    .into());
+                }
+                let version = contracts::decode_version(
+                    &rpc.call(*p, &contracts::version_calldata()).await?,
+                )?;
+                if version != "2" {
+                    return Err(BenchError::Setup(format!(
+                        "proxy {i} ({p}) answers version() = {version:?}, expected \"2\""
+                    ))
+                    .into());
+                }
+                contracts_deployed.push((format!("proxy{i}"), *p));
+            }
+            let gas = estimate(
+                rpc,
+                from,
+                Some(proxies[0]),
+                &contracts::increment_calldata(),
+                "increment() through the proxy",
+                Some(CALL_GAS_BUDGET),
+                &mut notes,
+            )
+            .await?;
+            (
+                Arc::new(UupsCall {
+                    proxies: proxies.clone(),
+                    contention: sc.contention,
+                }),
+                Checkpoint::Uups { proxies },
+                gas,
+            )
         }
     };
-    check(need(gas_limit))?;
 
-    // Fund each sender with ETH for its transactions and with tokens.
-    let eth_each =
-        U256::from(per_sender) * U256::from(gas_limit) * U256::from(chain.max_fee) * U256::from(11)
-            / U256::from(10);
-    let tokens_each = U256::from(per_sender * TOKENS_PER_TX);
-    let mut txs = Vec::with_capacity(2 * senders.len());
+    // Fund each sender: ETH for its own setup transactions and measured ones, then tokens.
+    let own_setup_gas = sender_setup
+        .first()
+        .map_or(0, |l| l.len() as u64 * CALL_GAS_BUDGET);
+    let value_each = match &checkpoint {
+        Checkpoint::Eth { value, .. } => *value * U256::from(per_sender),
+        _ => U256::ZERO,
+    };
+    let eth_each = U256::from(per_sender * gas_limit + own_setup_gas) * fee * U256::from(11)
+        / U256::from(10)
+        + value_each;
+    let funding_gas = 21_000 + token_funding.len() as u64 * CALL_GAS_BUDGET;
+    let needed = U256::from(sc.senders) * (eth_each + U256::from(funding_gas) * fee);
+    ensure_funds(from, rpc.balance(from).await?, needed)?;
+    let mut txs = Vec::with_capacity(senders.len() * (1 + token_funding.len()));
+    let token_gas = match token_funding.first() {
+        Some((t, amount)) => {
+            estimate(
+                rpc,
+                from,
+                Some(*t),
+                &token::transfer_calldata(probe_from, *amount),
+                "a token funding transfer",
+                Some(CALL_GAS_BUDGET),
+                &mut notes,
+            )
+            .await?
+        }
+        None => 0,
+    };
     for (i, s) in senders.iter().enumerate() {
         let to = s.address();
         txs.push((
-            sign_1559(
-                funder,
-                chain,
-                nonce,
-                21_000,
-                TxKind::Call(to),
-                eth_each,
-                Bytes::new(),
-            )?,
+            f.sign(21_000, TxKind::Call(to), eth_each, Bytes::new())?,
             format!("ETH funding of sender {i} ({to})"),
         ));
-        nonce += 1;
-        txs.push((
-            sign_1559(
-                funder,
-                chain,
-                nonce,
-                gas_limit,
-                TxKind::Call(token_addr),
-                U256::ZERO,
-                token::transfer_calldata(to, tokens_each),
-            )?,
-            format!("token funding of sender {i} ({to})"),
-        ));
-        nonce += 1;
+        for (t, amount) in &token_funding {
+            txs.push((
+                f.sign(
+                    token_gas,
+                    TxKind::Call(*t),
+                    U256::ZERO,
+                    token::transfer_calldata(to, *amount),
+                )?,
+                format!("token {t} funding of sender {i} ({to})"),
+            ));
+        }
     }
     tracing::info!(target: "rampart::bench", senders = senders.len(), "setup: funding the senders");
-    send_and_wait(rpc, txs, args.concurrency, timeout).await?;
+    send_and_wait(rpc, txs, timeout).await?;
 
-    // Snapshot: nonces and token balances the measurement starts from.
-    let start_nonces: Vec<u64> = futures::stream::iter(&senders)
+    // Senders' own setup transactions (approvals), nonce-major so chunks keep nonce order.
+    let mut nonces: Vec<u64> = futures::stream::iter(&senders)
         .map(|s| rpc.nonce(s.address(), "pending"))
-        .buffered(16)
+        .buffered(SETUP_CONCURRENCY)
         .try_collect()
         .await?;
-    let token_balances = token_balances(rpc, token_addr, &senders).await?;
+    let rounds = sender_setup.iter().map(Vec::len).max().unwrap_or(0);
+    if rounds > 0 {
+        let own_gas = match sender_setup[0].first() {
+            Some((TxKind::Call(to), data, what)) => {
+                estimate(
+                    rpc,
+                    probe_from,
+                    Some(*to),
+                    data,
+                    what,
+                    Some(CALL_GAS_BUDGET),
+                    &mut notes,
+                )
+                .await?
+            }
+            _ => CALL_GAS_BUDGET,
+        };
+        let mut txs = Vec::with_capacity(rounds * senders.len());
+        for r in 0..rounds {
+            for (i, s) in senders.iter().enumerate() {
+                if let Some((to, data, what)) = sender_setup[i].get(r) {
+                    txs.push((
+                        sign_1559(s, chain, nonces[i], own_gas, *to, U256::ZERO, data.clone())?,
+                        format!("sender {i}'s {what}"),
+                    ));
+                    nonces[i] += 1;
+                }
+            }
+        }
+        tracing::info!(target: "rampart::bench", txs = txs.len(), "setup: senders' approvals");
+        send_and_wait(rpc, txs, timeout).await?;
+    }
+
     Ok(Prepared {
-        workload: Erc20Transfer {
-            token: token_addr,
-            amount: U256::from(1),
-        },
+        workload,
         senders,
-        start_nonces,
-        token_balances,
+        start_nonces: nonces,
         gas_limit,
+        checkpoint,
+        contracts: contracts_deployed,
         notes,
     })
 }
 
-/// Every sender's token balance at the head.
-pub async fn token_balances(
+/// The workload's figure now; see [`Checkpoint`]. For `amm` the figure is the number of pools,
+/// `amm_k` carries each pool's k = r0 × r1 and `consistent` whether every pool's reserves equal
+/// its token balances.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reading {
+    pub figure: U256,
+    pub amm_k: Vec<U256>,
+    pub consistent: bool,
+}
+
+/// Reads the checkpoint's figure at the head.
+pub async fn read_checkpoint(
     rpc: &Rpc,
-    token_addr: Address,
+    cp: &Checkpoint,
     senders: &[PrivateKeySigner],
-) -> anyhow::Result<Vec<U256>> {
-    futures::stream::iter(senders)
-        .map(|s| async move {
-            let out = rpc
-                .call(token_addr, &token::balance_of_calldata(s.address()))
+) -> anyhow::Result<Reading> {
+    match cp {
+        Checkpoint::Eth { hot, .. } => {
+            let mut sum = U256::ZERO;
+            for a in hot {
+                sum += rpc.balance(*a).await?;
+            }
+            Ok(Reading {
+                figure: sum,
+                amm_k: Vec::new(),
+                consistent: true,
+            })
+        }
+        Checkpoint::Erc20 { token, .. } => {
+            let balances: Vec<U256> = futures::stream::iter(senders)
+                .map(|s| async move {
+                    let out = rpc
+                        .call(*token, &token::balance_of_calldata(s.address()))
+                        .await?;
+                    token::decode_balance(&out)
+                })
+                .buffered(SETUP_CONCURRENCY)
+                .try_collect()
                 .await?;
-            token::decode_balance(&out)
-        })
-        .buffered(8)
-        .try_collect()
-        .await
+            Ok(Reading {
+                figure: balances.into_iter().fold(U256::ZERO, |a, b| a + b),
+                amm_k: Vec::new(),
+                consistent: true,
+            })
+        }
+        Checkpoint::Amm {
+            token0,
+            token1,
+            pools,
+        } => {
+            let mut ks = Vec::with_capacity(pools.len());
+            let mut consistent = true;
+            for p in pools {
+                let r0 =
+                    contracts::decode_u256(&rpc.call(*p, &contracts::reserve0_calldata()).await?)?;
+                let r1 =
+                    contracts::decode_u256(&rpc.call(*p, &contracts::reserve1_calldata()).await?)?;
+                let b0 = token::decode_balance(
+                    &rpc.call(*token0, &token::balance_of_calldata(*p)).await?,
+                )?;
+                let b1 = token::decode_balance(
+                    &rpc.call(*token1, &token::balance_of_calldata(*p)).await?,
+                )?;
+                consistent &= r0 == b0 && r1 == b1;
+                ks.push(r0.saturating_mul(r1));
+            }
+            Ok(Reading {
+                figure: U256::from(pools.len()),
+                amm_k: ks,
+                consistent,
+            })
+        }
+        Checkpoint::Uups { proxies } => {
+            let mut sum = U256::ZERO;
+            for p in proxies {
+                sum += contracts::decode_u256(&rpc.call(*p, &contracts::value_calldata()).await?)?;
+            }
+            Ok(Reading {
+                figure: sum,
+                amm_k: Vec::new(),
+                consistent: true,
+            })
+        }
+    }
 }

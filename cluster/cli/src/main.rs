@@ -24,8 +24,9 @@ struct Cli {
 enum Command {
     /// Run one development node with the well-known prefunded test accounts.
     Dev(DevArgs),
-    /// Measure committed, signed ERC-20 transfers per second (and submit-to-commit latency)
-    /// through any Ethereum JSON-RPC endpoint.
+    /// Load-test any Ethereum JSON-RPC endpoint: committed tx/s, gas/s and latency for ETH and
+    /// ERC-20 transfers, AMM swaps and UUPS proxy calls, with a contention knob; table, JSON
+    /// and SVG plots.
     Bench(rampart_bench::BenchArgs),
     /// Run one cluster node from a configuration file (production).
     Node(cluster::NodeArgs),
@@ -167,7 +168,10 @@ fn main() -> anyhow::Result<()> {
         let _telemetry = rampart_telemetry::init("rampart")?;
         match cli.command {
             Command::Dev(args) => dev(args).await,
-            Command::Bench(args) => rampart_bench::main(args).await,
+            Command::Bench(args) => rampart_bench::main(args)
+                .await
+                .map(|_| ())
+                .map_err(Into::into),
             Command::Node(args) => cluster::node(args).await,
             Command::Up(args) => cluster::up(args).await,
             Command::Status(args) => cluster::status(args).await,

@@ -1,0 +1,256 @@
+//! SVG plots of a report (plotters, SVG backend only: text is written as SVG `<text>` and
+//! laid out by the viewer, so no font files are needed): rate over time, latency over time and
+//! the latency histogram. They are drawn from the [`Report`] alone.
+
+use std::path::{Path, PathBuf};
+
+use plotters::prelude::*;
+
+use crate::error::BenchError;
+use crate::report::{Report, SeriesPoint};
+
+/// A line of a time plot: label, colour, and the value it takes from a point.
+type Line<T> = (&'static str, RGBColor, fn(&SeriesPoint) -> T);
+
+/// Size of every plot, pixels.
+const SIZE: (u32, u32) = (900, 480);
+/// File names written into the plots directory.
+pub const RATE_SVG: &str = "rate.svg";
+pub const LATENCY_SVG: &str = "latency.svg";
+pub const HISTOGRAM_SVG: &str = "latency-histogram.svg";
+
+fn err(e: impl std::fmt::Debug) -> anyhow::Error {
+    anyhow::anyhow!("drawing: {e:?}")
+}
+
+/// A y range with headroom, never empty.
+fn y_max(values: impl Iterator<Item = f64>) -> f64 {
+    let m = values.filter(|v| v.is_finite()).fold(0.0_f64, f64::max);
+    if m > 0.0 { m * 1.1 } else { 1.0 }
+}
+
+fn title(r: &Report, what: &str) -> String {
+    let load = if r.params.rate > 0.0 {
+        format!("open loop {} tx/s", r.params.rate)
+    } else {
+        "closed loop".to_string()
+    };
+    format!(
+        "{what} — {}, contention {}, {load}",
+        r.workload, r.params.contention
+    )
+}
+
+/// Committed, submitted and rejected transactions per second over time.
+pub fn rate_svg(r: &Report) -> anyhow::Result<String> {
+    let pts = &r.series.points;
+    let x_max = pts
+        .last()
+        .map_or(1.0, |p| p.t_s + r.series.bucket_s)
+        .max(0.1);
+    let ym = y_max(
+        pts.iter()
+            .flat_map(|p| [p.submitted_per_s, p.committed_per_s, p.rejected_per_s]),
+    );
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title(r, "Rate"), ("sans-serif", 20))
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0f64..x_max, 0f64..ym)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("time since the first measured submit (s)")
+            .y_desc("transactions per second")
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .draw()
+            .map_err(err)?;
+        let series: [Line<f64>; 3] = [
+            ("submitted", BLUE, |p| p.submitted_per_s),
+            ("committed", GREEN, |p| p.committed_per_s),
+            ("rejected", RED, |p| p.rejected_per_s),
+        ];
+        for (label, color, get) in series {
+            chart
+                .draw_series(LineSeries::new(
+                    pts.iter()
+                        .map(|p| (p.t_s + r.series.bucket_s / 2.0, get(p))),
+                    color.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Latency p50 and p99 of the transactions committed in each bucket.
+pub fn latency_svg(r: &Report) -> anyhow::Result<String> {
+    let pts = &r.series.points;
+    let x_max = pts
+        .last()
+        .map_or(1.0, |p| p.t_s + r.series.bucket_s)
+        .max(0.1);
+    let ym = y_max(pts.iter().filter_map(|p| p.latency_p99_ms));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title(r, "Latency over time"), ("sans-serif", 20))
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0f64..x_max, 0f64..ym)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("commit time since the first measured submit (s)")
+            .y_desc("submit → commit latency (ms)")
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .draw()
+            .map_err(err)?;
+        let series: [Line<Option<f64>>; 2] = [
+            ("p50", BLUE, |p| p.latency_p50_ms),
+            ("p99", RED, |p| p.latency_p99_ms),
+        ];
+        for (label, color, get) in series {
+            chart
+                .draw_series(LineSeries::new(
+                    pts.iter()
+                        .filter_map(|p| get(p).map(|v| (p.t_s + r.series.bucket_s / 2.0, v))),
+                    color.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Histogram of submit → commit latency.
+pub fn histogram_svg(r: &Report) -> anyhow::Result<String> {
+    let bins = &r.latency_histogram;
+    let x_max = bins.last().map_or(1.0, |b| b.hi_ms).max(1.0);
+    let ym = y_max(bins.iter().map(|b| b.count as f64));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title(r, "Latency histogram"), ("sans-serif", 20))
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0f64..x_max, 0f64..ym)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("submit → commit latency (ms)")
+            .y_desc("transactions")
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(bins.iter().map(|b| {
+                Rectangle::new(
+                    [(b.lo_ms, 0.0), (b.hi_ms, b.count as f64)],
+                    BLUE.mix(0.6).filled(),
+                )
+            }))
+            .map_err(err)?;
+        if let Some(l) = &r.latency_ms {
+            for (label, v, color) in [("p50", l.p50, GREEN), ("p99", l.p99, RED)] {
+                chart
+                    .draw_series(LineSeries::new([(v, 0.0), (v, ym)], color.stroke_width(2)))
+                    .map_err(err)?
+                    .label(format!("{label} {v:.1} ms"))
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                    });
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()
+                .map_err(err)?;
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Writes the three plots into `dir` (created if needed); returns their paths.
+pub fn write_all(dir: &Path, r: &Report) -> Result<Vec<PathBuf>, BenchError> {
+    let out = |path: PathBuf, message: String| BenchError::Output { path, message };
+    std::fs::create_dir_all(dir).map_err(|e| out(dir.to_path_buf(), e.to_string()))?;
+    let mut written = Vec::new();
+    for (name, svg) in [
+        (RATE_SVG, rate_svg(r)),
+        (LATENCY_SVG, latency_svg(r)),
+        (HISTOGRAM_SVG, histogram_svg(r)),
+    ] {
+        let path = dir.join(name);
+        let svg = svg.map_err(|e| out(path.clone(), e.to_string()))?;
+        std::fs::write(&path, svg).map_err(|e| out(path.clone(), e.to_string()))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plots_have_axes_labels_and_data() {
+        let r = crate::report::tests::sample();
+        for (svg, needles) in [
+            (
+                rate_svg(&r).expect("rate"),
+                vec!["transactions per second", "committed", "time since"],
+            ),
+            (
+                latency_svg(&r).expect("latency"),
+                vec!["latency (ms)", "p99"],
+            ),
+            (
+                histogram_svg(&r).expect("hist"),
+                vec!["transactions", "p50 20.0 ms"],
+            ),
+        ] {
+            assert!(svg.starts_with("<svg"), "{}", &svg[..40.min(svg.len())]);
+            assert!(svg.trim_end().ends_with("</svg>"));
+            for n in needles {
+                assert!(svg.contains(n), "missing {n}");
+            }
+            assert!(svg.contains("<text"), "no text elements");
+        }
+    }
+}
