@@ -28,6 +28,7 @@ pub struct ContractProc {
     pub stdin: ChildStdin,
     pub frames: mpsc::Receiver<Result<Frame, FrameError>>,
     stderr: Arc<Mutex<VecDeque<u8>>>,
+    stderr_reader: tokio::task::JoinHandle<()>,
 }
 
 impl ContractProc {
@@ -87,7 +88,7 @@ impl ContractProc {
         });
         let stderr = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL_BYTES)));
         let tail = stderr.clone();
-        tokio::spawn(async move {
+        let stderr_reader = tokio::spawn(async move {
             let mut pipe = stderr_pipe;
             let mut buf = [0u8; 4096];
             while let Ok(n) = pipe.read(&mut buf).await {
@@ -107,7 +108,39 @@ impl ContractProc {
             stdin,
             frames,
             stderr,
+            stderr_reader,
         })
+    }
+
+    /// Waits until the process has `exec`ed the contract (its name in /proc changed from ours),
+    /// so that a call handed to it does not pay for `exec`. Gives up after `timeout`.
+    pub async fn wait_ready(&mut self, timeout: std::time::Duration) -> std::io::Result<()> {
+        let stat = format!("/proc/{}/stat", self.pid);
+        let ours = std::fs::read_to_string("/proc/self/stat")
+            .ok()
+            .and_then(|s| comm(&s));
+        let started = tokio::time::Instant::now();
+        loop {
+            // Ready: it runs the contract (another name than ours) and sleeps (in its first read
+            // of stdin, past its start-up).
+            let line = std::fs::read_to_string(&stat).ok();
+            let theirs = line.as_deref().and_then(comm);
+            let sleeping = line.as_deref().and_then(state) == Some('S');
+            if theirs.is_some() && theirs != ours && sleeping {
+                return Ok(());
+            }
+            if !self.is_alive() {
+                return Err(std::io::Error::other(
+                    "the contract process exited at start",
+                ));
+            }
+            if started.elapsed() > timeout {
+                return Err(std::io::Error::other(
+                    "the contract process did not start in time",
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_micros(500)).await;
+        }
     }
 
     pub fn is_alive(&mut self) -> bool {
@@ -119,7 +152,7 @@ impl ContractProc {
         self.stdin.flush().await
     }
 
-    pub fn stderr_tail(&self) -> String {
+    fn stderr_tail(&self) -> String {
         let t = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
         let (a, b) = t.as_slices();
         let mut v = a.to_vec();
@@ -127,11 +160,26 @@ impl ContractProc {
         String::from_utf8_lossy(&v).trim().to_owned()
     }
 
-    /// Kills the whole process group and reaps the leader.
-    pub async fn kill(mut self) -> Option<std::process::ExitStatus> {
+    /// Kills the whole process group and reaps the leader; returns its exit status and the tail
+    /// of its stderr. `exited`: the process ended by itself, so wait (briefly) for the rest of
+    /// its stderr, which explains why.
+    pub async fn kill(mut self, exited: bool) -> (Option<std::process::ExitStatus>, String) {
+        if exited {
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(200), self.child.wait())
+                .await;
+        }
         let _ = killpg(Pid::from_raw(self.pid), Signal::SIGKILL);
         let _ = self.child.start_kill();
-        self.child.wait().await.ok()
+        let status = self.child.wait().await.ok();
+        if exited {
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_millis(200),
+                &mut self.stderr_reader,
+            )
+            .await;
+        }
+        self.stderr_reader.abort();
+        (status, self.stderr_tail())
     }
 }
 
@@ -210,4 +258,19 @@ pub fn binary_path(cache_dir: &Path, code_hash: &[u8; 32]) -> PathBuf {
 
 pub fn hex32(b: &[u8; 32]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The command name in a /proc/<pid>/stat line: "pid (comm) state ...".
+fn comm(stat: &str) -> Option<String> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    Some(stat.get(open + 1..close)?.to_owned())
+}
+
+/// The state letter in a /proc/<pid>/stat line.
+fn state(stat: &str) -> Option<char> {
+    stat.get(stat.rfind(')')? + 1..)?
+        .trim_start()
+        .chars()
+        .next()
 }

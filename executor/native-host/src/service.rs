@@ -31,6 +31,8 @@ use crate::pb::{
 const OUT_QUEUE: usize = 64;
 /// Spare contract processes kept started per host.
 const SPARES: usize = 1;
+/// How long a contract process may take to `exec`.
+const SPAWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn serve_main(opts: ServeOptions) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -169,7 +171,19 @@ impl Host {
             .cloned()
     }
 
-    /// A started process for `code_hash`: a live spare if there is one, else a fresh one.
+    /// A live spare for `code_hash` if one is ready right now.
+    fn ready_spare(&self, code_hash: [u8; 32]) -> Option<ContractProc> {
+        let mut spares = self.spares.try_lock().ok()?;
+        while let Some(mut p) = spares.pop() {
+            if p.code_hash == code_hash && p.is_alive() {
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    /// A started process for `code_hash`: a live spare (waiting for a refill in progress), else
+    /// a fresh one.
     async fn take_process(&self, code_hash: [u8; 32]) -> Result<ContractProc, pb::Error> {
         {
             let mut spares = self.spares.lock().await;
@@ -183,20 +197,27 @@ impl Host {
             kind: ErrorKind::BinaryMissing as i32,
             message: format!("no binary {} on this host", contract::hex32(&code_hash)),
         })?;
-        self.spawn(&path, code_hash).map_err(|e| pb::Error {
+        self.spawn(&path, code_hash).await.map_err(|e| pb::Error {
             kind: ErrorKind::SpawnFailed as i32,
             message: format!("cannot start the contract process: {e}"),
         })
     }
 
-    fn spawn(&self, path: &std::path::Path, code_hash: [u8; 32]) -> std::io::Result<ContractProc> {
-        ContractProc::spawn(
+    /// Starts a contract process and waits until it runs the contract's code.
+    async fn spawn(
+        &self,
+        path: &std::path::Path,
+        code_hash: [u8; 32],
+    ) -> std::io::Result<ContractProc> {
+        let mut p = ContractProc::spawn(
             &self.self_exe,
             path,
             code_hash,
             &self.opts.limits,
             self.opts.max_frame_bytes,
-        )
+        )?;
+        p.wait_ready(SPAWN_TIMEOUT).await?;
+        Ok(p)
     }
 
     /// Tops the spares up to `SPARES` for `code_hash`.
@@ -207,7 +228,7 @@ impl Host {
         let mut spares = self.spares.lock().await;
         spares.retain_mut(|p| p.code_hash == code_hash && p.is_alive());
         while spares.len() < SPARES {
-            match self.spawn(&path, code_hash) {
+            match self.spawn(&path, code_hash).await {
                 Ok(p) => spares.push(p),
                 Err(e) => {
                     eprintln!("rampart-contract-host: cannot start a spare: {e}");
@@ -229,7 +250,22 @@ impl Host {
         };
         let spares = self.spares.lock().await;
         let keep: Vec<i32> = spares.iter().map(|p| p.pid).collect();
-        if !contract::processes_of_uid(uid, &keep).is_empty() {
+        let strays = contract::processes_of_uid(uid, &keep);
+        if !strays.is_empty() {
+            let names: Vec<String> = strays
+                .iter()
+                .map(|p| {
+                    let stat =
+                        std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+                    stat.split_whitespace()
+                        .take(3)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect();
+            eprintln!(
+                "rampart-contract-host: sweeping stray contract processes {names:?} (spares {keep:?})"
+            );
             contract::sweep(&self.self_exe, &self.opts.limits).await;
         }
     }
@@ -341,9 +377,8 @@ impl ContractHost for Service {
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(code_hash, path);
         }
-        // Start a spare now so the first call does not wait for exec.
-        let host = self.host.clone();
-        tokio::spawn(async move { host.refill(code_hash).await });
+        // Start a spare now, and answer once it is started, so the first call does not wait.
+        self.host.refill(code_hash).await;
         Ok(Response::new(pb::PutBinaryResponse {}))
     }
 
@@ -389,7 +424,22 @@ async fn run_call(
     mut inbound: Streaming<NodeToHost>,
     tx: OutTx,
 ) {
-    let _slot = host.slot.lock().await;
+    // The slow path (the previous call is still being cleaned up, or no spare is ready) is
+    // announced to the node, which does not charge gas for the wait.
+    let status = |ready| {
+        host_msg(host_to_node::Msg::ProcessStatus(pb::ProcessStatus {
+            ready,
+        }))
+    };
+    let mut waiting = false;
+    let _slot = match host.slot.try_lock() {
+        Ok(g) => g,
+        Err(_) => {
+            waiting = true;
+            let _ = tx.send(status(false)).await;
+            host.slot.lock().await
+        }
+    };
     let code_hash = match hash32(&start.code_hash) {
         Ok(h) => h,
         Err(e) => {
@@ -409,13 +459,30 @@ async fn run_call(
             return;
         }
     };
-    let mut proc = match host.take_process(code_hash).await {
-        Ok(p) => p,
-        Err(e) => {
-            let _ = tx.send(host_msg(host_to_node::Msg::Error(e))).await;
-            return;
+    let spare = if waiting {
+        None
+    } else {
+        host.ready_spare(code_hash)
+    };
+    let mut proc = match spare {
+        Some(p) => p,
+        None => {
+            if !waiting {
+                waiting = true;
+                let _ = tx.send(status(false)).await;
+            }
+            match host.take_process(code_hash).await {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = tx.send(host_msg(host_to_node::Msg::Error(e))).await;
+                    return;
+                }
+            }
         }
     };
+    if waiting {
+        let _ = tx.send(status(true)).await;
+    }
     let limit_ms = start.time_limit_ms.max(1);
     let deadline = Instant::now() + Duration::from_millis(limit_ms);
     let end = drive(
@@ -429,8 +496,8 @@ async fn run_call(
     )
     .await;
     // Kill first: a contract that returned must not keep running while the node goes on.
-    let stderr = proc.stderr_tail();
-    let status = proc.kill().await;
+    let exited = matches!(end, Drive::Exited);
+    let (status, stderr) = proc.kill(exited).await;
     let end = match end {
         Drive::Done(end) => end,
         Drive::Exited => End::Reply(host_to_node::Msg::Error(exit_error(

@@ -162,7 +162,8 @@ pub struct CallStats {
     pub nested_calls: u32,
     /// Wall time of the call minus the time spent in [`StateHost`] methods.
     pub exec_time_us: u64,
-    /// Time spent in [`StateHost`] methods (nested calls included).
+    /// Time spent in [`StateHost`] methods (nested calls included), and waiting for a contract
+    /// process to start when no warm one was ready: not charged as execution.
     pub host_time_us: u64,
     /// Gas charged for execution time (part of `gas_used`).
     pub exec_gas: u64,

@@ -44,7 +44,9 @@ pub struct Limits {
     pub contract_gid: u32,
     /// Memory of a whole gVisor sandbox (cgroup), host daemon included.
     pub sandbox_memory_bytes: u64,
-    /// Processes of a whole gVisor sandbox (cgroup pids).
+    /// Host pids (processes and threads) of a whole gVisor sandbox (cgroup): the sentry's threads
+    /// count too (with the ptrace platform, one tracer thread per sandboxed task), so this is
+    /// far above `processes`; 256 was too few to survive a fork bomb.
     pub sandbox_pids: u32,
 }
 
@@ -65,7 +67,7 @@ impl Default for Limits {
             contract_uid: 65_534,
             contract_gid: 65_534,
             sandbox_memory_bytes: 1 << 30,
-            sandbox_pids: 256,
+            sandbox_pids: 1024,
         }
     }
 }

@@ -7,7 +7,7 @@
 //! | storage write | 20,000 when a zero slot becomes non-zero, else 2,900; +2,100 if cold; no refunds |
 //! | log | 375 + 375 per topic + 8 per data byte |
 //! | call to another contract | 2,600 + 9,000 with value, + the callee's gas used (63/64 rule on what is offered) |
-//! | execution | `gas_per_exec_us` (100) per µs of wall time, excluding time inside the state host |
+//! | execution | `gas_per_exec_us` (10) per µs of wall time, excluding time in the state host and waiting for a contract process to start |
 //!
 //! Execution is priced by wall-clock time measured on the node (from the start message to the
 //! final one, minus the time spent answering requests), so it includes the sandbox round trips.
@@ -48,7 +48,7 @@ impl Default for GasSchedule {
             log_data_byte: 8,
             nested_call_base: 2_600,
             nested_call_value: 9_000,
-            gas_per_exec_us: 100,
+            gas_per_exec_us: 10,
         }
     }
 }

@@ -424,7 +424,10 @@ impl NativeRuntime {
         let gas_bound_us =
             |host_us: u64, meter: &GasMeter| host_us.saturating_add(meter.left() / gas_per_us);
         let hard_us = call_time_us + HOST_DEADLINE_SLACK_MS * 1000;
-        let deadline_us = Arc::new(AtomicU64::new(gas_bound_us(0, meter).min(hard_us)));
+        let deadline = Arc::new(Deadline {
+            us: AtomicU64::new(gas_bound_us(0, meter).min(hard_us)),
+            moved: tokio::sync::Notify::new(),
+        });
 
         let (req_tx, req_rx) = mpsc::unbounded_channel::<pb::NodeToHost>();
         let (ev_tx, mut ev_rx) = mpsc::channel::<Event>(EVENT_QUEUE);
@@ -454,12 +457,13 @@ impl NativeRuntime {
             req_rx,
             ev_tx,
             tokio::time::Instant::from_std(t0),
-            deadline_us.clone(),
+            deadline.clone(),
         ));
 
         let mut stats = CallStats::default();
         let mut host_time = Duration::ZERO;
         let mut heard = false;
+        let mut waiting_since: Option<Instant> = None;
         let gas_limit = ctx.gas_limit;
         // Ends the call with a failure, telling the host to stop the contract.
         let abort = |kind: FailureKind, message: String, stats: CallStats| {
@@ -489,7 +493,7 @@ impl NativeRuntime {
         // Time inside the state host is not execution: the gas-bound deadline waits meanwhile.
         macro_rules! timed {
             ($e:expr) => {{
-                deadline_us.store(hard_us, Ordering::Relaxed);
+                deadline.us.store(hard_us, Ordering::Relaxed);
                 let t = Instant::now();
                 let r = $e;
                 host_time += t.elapsed();
@@ -703,13 +707,26 @@ impl NativeRuntime {
                 m @ (host_to_node::Msg::Ret(_)
                 | host_to_node::Msg::Revert(_)
                 | host_to_node::Msg::Error(_)) => break m,
+                host_to_node::Msg::ProcessStatus(p) => {
+                    // Waiting for a contract process to start is not execution.
+                    match (p.ready, waiting_since.take()) {
+                        (false, _) => {
+                            waiting_since = Some(Instant::now());
+                            deadline.us.store(hard_us, Ordering::Relaxed);
+                            continue;
+                        }
+                        (true, Some(since)) => host_time += since.elapsed(),
+                        (true, None) => protocol!("a process status out of order"),
+                    }
+                }
                 host_to_node::Msg::Pong(_) => protocol!("an unexpected pong"),
             }
             // Host time moves the gas-bound deadline; the hard one stays.
-            deadline_us.store(
-                gas_bound_us(host_time.as_micros() as u64, meter).min(hard_us),
-                Ordering::Relaxed,
-            );
+            let next = gas_bound_us(host_time.as_micros() as u64, meter).min(hard_us);
+            if next < deadline.us.swap(next, Ordering::Relaxed) {
+                // Earlier than what the pump sleeps towards: wake it.
+                deadline.moved.notify_one();
+            }
         };
 
         let total = t0.elapsed();
@@ -798,15 +815,22 @@ impl Drop for NativeRuntime {
     }
 }
 
+/// A call's deadline in µs after its start, moved by the caller's thread as gas is spent.
+struct Deadline {
+    us: AtomicU64,
+    /// Notified when the deadline moves earlier than before.
+    moved: tokio::sync::Notify,
+}
+
 /// Moves the host's messages to the caller's thread and enforces the deadline.
 async fn pump(
     mut client: HostClient,
     requests: mpsc::UnboundedReceiver<pb::NodeToHost>,
     events: mpsc::Sender<Event>,
     t0: tokio::time::Instant,
-    deadline_us: Arc<AtomicU64>,
+    shared: Arc<Deadline>,
 ) {
-    let deadline = || t0 + Duration::from_micros(deadline_us.load(Ordering::Relaxed));
+    let deadline = || t0 + Duration::from_micros(shared.us.load(Ordering::Relaxed));
     let mut inbound = match client.call(UnboundedReceiverStream::new(requests)).await {
         Ok(r) => r.into_inner(),
         Err(s) => {
@@ -822,6 +846,7 @@ async fn pump(
                 Ok(None) => Event::Closed,
                 Err(s) => Event::Transport(s.message().to_owned()),
             },
+            () = shared.moved.notified() => continue,
             () = tokio::time::sleep_until(deadline()) => {
                 if tokio::time::Instant::now() < deadline() {
                     continue;

@@ -242,6 +242,9 @@ impl StateHost for TestHost<'_> {
             is_static: from.is_static || call.kind == CallKind::StaticCall,
         };
         let o = self.run(code_hash, ctx);
+        if let Some(f) = o.failure() {
+            eprintln!("nested call failed: {f}");
+        }
         Ok(NestedCallResult {
             success: o.is_success(),
             output: o.output,
@@ -278,6 +281,11 @@ pub fn runtime(
     instance: &str,
     tweak: impl FnOnce(&mut NativeConfig),
 ) -> NativeRuntime {
+    // RUST_LOG=native=debug shows the sandboxes' output.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let mut cfg = NativeConfig::new(backend, &artifacts().host);
     cfg.work_dir = PathBuf::from("/var/tmp/rampart-native-tests");
     cfg.instance = instance.to_owned();
