@@ -29,14 +29,18 @@ use crate::pb::{
 
 /// Messages queued towards the node on one call stream.
 const OUT_QUEUE: usize = 64;
-/// Spare contract processes kept started per host.
-const SPARES: usize = 1;
+/// Spare contract processes kept started per host: two, so that a call finds one ready while
+/// the spare used by the previous call is being replaced.
+const SPARES: usize = 2;
+/// Delay before replacing a used spare while another is ready.
+const REFILL_DELAY: Duration = Duration::from_millis(5);
 /// How long a contract process may take to `exec`.
 const SPAWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn serve_main(opts: ServeOptions) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: a call is a chain of small hops (gRPC, pipes); keeping them on one thread
+    // avoids cross-thread wake-ups, and a host serves one call at a time anyway.
+    let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -209,13 +213,19 @@ impl Host {
         path: &std::path::Path,
         code_hash: [u8; 32],
     ) -> std::io::Result<ContractProc> {
-        let mut p = ContractProc::spawn(
-            &self.self_exe,
-            path,
-            code_hash,
-            &self.opts.limits,
-            self.opts.max_frame_bytes,
-        )?;
+        // fork + exec blocks for a while (long under gVisor): keep it off the thread that
+        // relays calls, or it would hold up the answer of the call that just ended.
+        let (exe, path, limits) = (
+            self.self_exe.clone(),
+            path.to_owned(),
+            self.opts.limits.clone(),
+        );
+        let max_frame = self.opts.max_frame_bytes;
+        let mut p = tokio::task::spawn_blocking(move || {
+            ContractProc::spawn(&exe, &path, code_hash, &limits, max_frame)
+        })
+        .await
+        .map_err(std::io::Error::other)??;
         p.wait_ready(SPAWN_TIMEOUT).await?;
         Ok(p)
     }
@@ -495,22 +505,32 @@ async fn run_call(
         limit_ms,
     )
     .await;
-    // Kill first: a contract that returned must not keep running while the node goes on.
-    let exited = matches!(end, Drive::Exited);
-    let (status, stderr) = proc.kill(exited).await;
-    let end = match end {
-        Drive::Done(end) => end,
-        Drive::Exited => End::Reply(host_to_node::Msg::Error(exit_error(
-            status, &stderr, &host.opts,
-        ))),
-    };
-    if let End::Reply(m) = end {
-        let _ = tx.send(host_msg(m)).await;
+    match end {
+        Drive::Done(end) => {
+            // Answer first (the contract has nothing left to talk to), then kill it: reaping
+            // waits for SIGCHLD, which is not worth a round trip's latency.
+            if let End::Reply(m) = end {
+                let _ = tx.send(host_msg(m)).await;
+            }
+            let _ = proc.kill(false).await;
+        }
+        Drive::Exited => {
+            let (status, stderr) = proc.kill(true).await;
+            let e = exit_error(status, &stderr, &host.opts);
+            let _ = tx.send(host_msg(host_to_node::Msg::Error(e))).await;
+        }
     }
     drop(tx);
     host.clean_up_after_call().await;
     let h = host.clone();
-    tokio::spawn(async move { h.refill(code_hash).await });
+    tokio::spawn(async move {
+        // Starting a process costs CPU the node needs right now to take the answer in: while a
+        // spare is still ready, let the answer go first.
+        if !h.spares.lock().await.is_empty() {
+            tokio::time::sleep(REFILL_DELAY).await;
+        }
+        h.refill(code_hash).await
+    });
 }
 
 enum Drive {

@@ -7,6 +7,7 @@
  *   x  exit without returning     e  leave a daemon behind (setsid + fork), then return
  *   c  call: bytes 1-20 target, rest input; returns success byte + output
  *   r  return "ok"
+ *   i  the benchmark's round trip: read slot 0, write it + 1, return the new value
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -133,6 +134,13 @@ int main(void) {
         out[0] = (char)ok;
         memcpy(out + 1, res, n < sizeof out - 1 ? n : sizeof out - 1);
         rampart_return(out, 1 + n);
+    }
+    case 'i': {
+        rampart_word k = rampart_word_from_u64(0), one = rampart_word_from_u64(1);
+        rampart_word v = rampart_sload(&k);
+        rampart_add(&v, &one, &v);
+        rampart_sstore(&k, &v);
+        rampart_return(v.b, 32);
     }
     default:
         rampart_return("ok", 2);
