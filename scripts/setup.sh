@@ -11,6 +11,13 @@ WHAT=${1:-all}
 need_apt=()
 dpkg -s libclang-dev >/dev/null 2>&1 || need_apt+=(libclang-dev)
 dpkg -s clang >/dev/null 2>&1 || need_apt+=(clang)
+# Native contracts (issue 5): gcc + libc6-dev (static libc) + make build the C SDK, the example
+# and test contracts and link the static contract host; runsc (gVisor) runs the sandbox tests,
+# which fail without it unless RAMPART_SKIP_GVISOR=1.
+dpkg -s gcc >/dev/null 2>&1 || need_apt+=(gcc)
+dpkg -s libc6-dev >/dev/null 2>&1 || need_apt+=(libc6-dev)
+dpkg -s make >/dev/null 2>&1 || need_apt+=(make)
+dpkg -s runsc >/dev/null 2>&1 || need_apt+=(runsc)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo

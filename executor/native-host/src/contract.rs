@@ -1,0 +1,276 @@
+//! Contract processes: start (ahead of time, as spares), run one call, kill.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+
+use crate::frame::{self, Frame, FrameError};
+use crate::options::ProcessLimits;
+
+/// Bytes of a contract's stderr kept for error messages.
+pub const STDERR_TAIL_BYTES: usize = 4096;
+/// Frames read ahead from a contract's stdout before it is paused by back-pressure.
+const FRAME_QUEUE: usize = 16;
+
+/// One started contract process, waiting for its CALL frame.
+#[derive(Debug)]
+pub struct ContractProc {
+    pub code_hash: [u8; 32],
+    pub child: Child,
+    pub pid: i32,
+    pub stdin: ChildStdin,
+    pub frames: mpsc::Receiver<Result<Frame, FrameError>>,
+    stderr: Arc<Mutex<VecDeque<u8>>>,
+    stderr_reader: tokio::task::JoinHandle<()>,
+}
+
+impl ContractProc {
+    /// Starts `binary` through `self_exe exec` (rlimits, uid) in its own process group.
+    pub fn spawn(
+        self_exe: &Path,
+        binary: &Path,
+        code_hash: [u8; 32],
+        limits: &ProcessLimits,
+        max_frame_bytes: u32,
+    ) -> std::io::Result<Self> {
+        let mut child = Command::new(self_exe)
+            .arg("exec")
+            .args(limits.to_args())
+            .arg("--")
+            .arg(binary)
+            .env_clear()
+            .current_dir("/")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()?;
+        let pid = child
+            .id()
+            .and_then(|p| i32::try_from(p).ok())
+            .ok_or_else(|| std::io::Error::other("spawned process has no pid"))?;
+        let stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| std::io::Error::other("no stdin"))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| std::io::Error::other("no stdout"))?;
+        let stderr_pipe = child
+            .stderr
+            .take()
+            .ok_or_else(|| std::io::Error::other("no stderr"))?;
+
+        let (tx, frames) = mpsc::channel(FRAME_QUEUE);
+        tokio::spawn(async move {
+            let mut r = BufReader::with_capacity(64 << 10, stdout);
+            loop {
+                let item = frame::read_frame(&mut r, max_frame_bytes).await;
+                let end = !matches!(item, Ok(Some(_)));
+                let item = match item {
+                    Ok(Some(f)) => Ok(f),
+                    Ok(None) => break,
+                    Err(e) => Err(e),
+                };
+                if tx.send(item).await.is_err() || end {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL_BYTES)));
+        let tail = stderr.clone();
+        let stderr_reader = tokio::spawn(async move {
+            let mut pipe = stderr_pipe;
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
+                t.extend(&buf[..n]);
+                let excess = t.len().saturating_sub(STDERR_TAIL_BYTES);
+                t.drain(..excess);
+            }
+        });
+        Ok(Self {
+            code_hash,
+            child,
+            pid,
+            stdin,
+            frames,
+            stderr,
+            stderr_reader,
+        })
+    }
+
+    /// Waits until the process has `exec`ed the contract (its name in /proc changed from ours),
+    /// so that a call handed to it does not pay for `exec`. Gives up after `timeout`.
+    pub async fn wait_ready(&mut self, timeout: std::time::Duration) -> std::io::Result<()> {
+        let stat = format!("/proc/{}/stat", self.pid);
+        let ours = std::fs::read_to_string("/proc/self/stat")
+            .ok()
+            .and_then(|s| comm(&s));
+        let started = tokio::time::Instant::now();
+        loop {
+            // Ready: it runs the contract (another name than ours) and sleeps (in its first read
+            // of stdin, past its start-up).
+            let line = std::fs::read_to_string(&stat).ok();
+            let theirs = line.as_deref().and_then(comm);
+            let sleeping = line.as_deref().and_then(state) == Some('S');
+            if theirs.is_some() && theirs != ours && sleeping {
+                return Ok(());
+            }
+            if !self.is_alive() {
+                return Err(std::io::Error::other(
+                    "the contract process exited at start",
+                ));
+            }
+            if started.elapsed() > timeout {
+                return Err(std::io::Error::other(
+                    "the contract process did not start in time",
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_micros(500)).await;
+        }
+    }
+
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub async fn send(&mut self, tag: u8, payload: &[u8]) -> std::io::Result<()> {
+        self.stdin.write_all(&frame::encode(tag, payload)).await?;
+        self.stdin.flush().await
+    }
+
+    fn stderr_tail(&self) -> String {
+        let t = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
+        let (a, b) = t.as_slices();
+        let mut v = a.to_vec();
+        v.extend_from_slice(b);
+        String::from_utf8_lossy(&v).trim().to_owned()
+    }
+
+    /// Kills the whole process group and reaps the leader; returns its exit status and the tail
+    /// of its stderr. `exited`: the process ended by itself, so wait (briefly) for the rest of
+    /// its stderr, which explains why.
+    pub async fn kill(mut self, exited: bool) -> (Option<std::process::ExitStatus>, String) {
+        if exited {
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(200), self.child.wait())
+                .await;
+        }
+        let _ = killpg(Pid::from_raw(self.pid), Signal::SIGKILL);
+        let _ = self.child.start_kill();
+        let status = self.child.wait().await.ok();
+        if exited {
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_millis(200),
+                &mut self.stderr_reader,
+            )
+            .await;
+        }
+        self.stderr_reader.abort();
+        (status, self.stderr_tail())
+    }
+}
+
+/// Pids of live processes owned by `uid`, except `except`. Reads /proc (the sandbox's own pid
+/// namespace under gVisor).
+pub fn processes_of_uid(uid: u32, except: &[i32]) -> Vec<i32> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if except.contains(&pid) {
+            continue;
+        }
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
+            continue;
+        };
+        let owned = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|u| u.parse::<u32>().ok())
+            == Some(uid);
+        let zombie = status
+            .lines()
+            .find_map(|l| l.strip_prefix("State:"))
+            .is_some_and(|s| s.trim_start().starts_with('Z'));
+        if owned && !zombie {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Kills every process of the contract uid (fork bombs, daemons that left the process group)
+/// by running `self_exe sweep` as that uid, then reaps the orphans that were re-parented to us
+/// (the daemon is pid 1 in its sandbox).
+pub async fn sweep(self_exe: &Path, limits: &ProcessLimits) {
+    let status = Command::new(self_exe)
+        .arg("sweep")
+        .args(limits.to_args())
+        .env_clear()
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .await;
+    if let Err(e) = status {
+        eprintln!("rampart-contract-host: sweep failed: {e}");
+    }
+    reap_orphans();
+}
+
+/// Reaps exited children that nobody waits for. Called only when no tracked child is alive
+/// except spares, whose pids are never zombies at this point (they are waiting for input).
+pub fn reap_orphans() {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    for _ in 0..100_000 {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+pub fn binary_path(cache_dir: &Path, code_hash: &[u8; 32]) -> PathBuf {
+    cache_dir.join(hex32(code_hash))
+}
+
+pub fn hex32(b: &[u8; 32]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The command name in a /proc/<pid>/stat line: "pid (comm) state ...".
+fn comm(stat: &str) -> Option<String> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    Some(stat.get(open + 1..close)?.to_owned())
+}
+
+/// The state letter in a /proc/<pid>/stat line.
+fn state(stat: &str) -> Option<char> {
+    stat.get(stat.rfind(')')? + 1..)?
+        .trim_start()
+        .chars()
+        .next()
+}

@@ -1,0 +1,768 @@
+//! The `ContractHost` gRPC service and the daemon's main loop.
+
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use sha3::{Digest, Keccak256};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::UnixStream;
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::server::Connected;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::contract::{self, ContractProc};
+use crate::frame::{self, FrameError};
+use crate::options::ServeOptions;
+use crate::pb::{
+    self, ErrorKind, HostToNode, NodeToHost,
+    contract_host_server::{ContractHost, ContractHostServer},
+    host_to_node, node_to_host,
+};
+
+/// Messages queued towards the node on one call stream.
+const OUT_QUEUE: usize = 64;
+/// Spare contract processes kept started per host: two, so that a call finds one ready while
+/// the spare used by the previous call is being replaced.
+const SPARES: usize = 2;
+/// Delay before replacing a used spare while another is ready.
+const REFILL_DELAY: Duration = Duration::from_millis(5);
+/// How long a contract process may take to `exec`.
+const SPAWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub fn serve_main(opts: ServeOptions) -> ExitCode {
+    // One thread: a call is a chain of small hops (gRPC, pipes); keeping them on one thread
+    // avoids cross-thread wake-ups, and a host serves one call at a time anyway.
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("rampart-contract-host: runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(serve(opts)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rampart-contract-host: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(opts: ServeOptions) -> Result<(), String> {
+    std::fs::create_dir_all(&opts.cache_dir)
+        .and_then(|()| {
+            std::fs::set_permissions(&opts.cache_dir, std::fs::Permissions::from_mode(0o755))
+        })
+        .map_err(|e| format!("cache dir {}: {e}", opts.cache_dir.display()))?;
+    let self_exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+
+    // The node listens; we connect. Retry briefly in case we raced its bind.
+    let mut attempt = 0;
+    let stream = loop {
+        match UnixStream::connect(&opts.connect).await {
+            Ok(s) => break s,
+            Err(e) if attempt < 50 => {
+                attempt += 1;
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => return Err(format!("connect {}: {e}", opts.connect.display())),
+        }
+    };
+    let (closed_tx, closed_rx) = oneshot::channel();
+    let io = NotifyOnDrop {
+        inner: stream,
+        closed: Some(closed_tx),
+    };
+
+    let host = Arc::new(Host {
+        binaries: std::sync::Mutex::new(HashMap::new()),
+        slot: Mutex::new(()),
+        spares: Mutex::new(Vec::new()),
+        self_exe,
+        opts,
+    });
+    let max_msg = usize::try_from(host.opts.max_binary_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1 << 20);
+    let svc = ContractHostServer::new(Service { host: host.clone() })
+        .max_decoding_message_size(max_msg)
+        .max_encoding_message_size(max_msg);
+    // One connection: serve_with_incoming returns once it is accepted and keeps serving it on a
+    // spawned task; the connection's end drops `io`, which fires `closed`.
+    tonic::transport::Server::builder()
+        .serve_with_incoming(svc, tokio_stream::iter(vec![Ok::<_, std::io::Error>(io)]))
+        .await
+        .map_err(|e| format!("serve: {e}"))?;
+    let _ = closed_rx.await;
+    // The node is gone: stop every contract process (kill_on_drop) and exit.
+    host.spares.lock().await.clear();
+    Ok(())
+}
+
+/// The connection to the node, telling the daemon when hyper drops it.
+struct NotifyOnDrop {
+    inner: UnixStream,
+    closed: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for NotifyOnDrop {
+    fn drop(&mut self) {
+        if let Some(tx) = self.closed.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl Connected for NotifyOnDrop {
+    type ConnectInfo = ();
+    fn connect_info(&self) -> Self::ConnectInfo {}
+}
+
+impl AsyncRead for NotifyOnDrop {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for NotifyOnDrop {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+struct Host {
+    opts: ServeOptions,
+    self_exe: PathBuf,
+    binaries: std::sync::Mutex<HashMap<[u8; 32], PathBuf>>,
+    /// Held for the whole of a call, clean-up included: one call at a time per host.
+    slot: Mutex<()>,
+    /// Started contract processes waiting for a CALL frame.
+    spares: Mutex<Vec<ContractProc>>,
+}
+
+impl Host {
+    fn binary(&self, code_hash: &[u8; 32]) -> Option<PathBuf> {
+        self.binaries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(code_hash)
+            .cloned()
+    }
+
+    /// A live spare for `code_hash` if one is ready right now.
+    fn ready_spare(&self, code_hash: [u8; 32]) -> Option<ContractProc> {
+        let mut spares = self.spares.try_lock().ok()?;
+        while let Some(mut p) = spares.pop() {
+            if p.code_hash == code_hash && p.is_alive() {
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    /// A started process for `code_hash`: a live spare (waiting for a refill in progress), else
+    /// a fresh one.
+    async fn take_process(&self, code_hash: [u8; 32]) -> Result<ContractProc, pb::Error> {
+        {
+            let mut spares = self.spares.lock().await;
+            while let Some(mut p) = spares.pop() {
+                if p.code_hash == code_hash && p.is_alive() {
+                    return Ok(p);
+                }
+            }
+        }
+        let path = self.binary(&code_hash).ok_or_else(|| pb::Error {
+            kind: ErrorKind::BinaryMissing as i32,
+            message: format!("no binary {} on this host", contract::hex32(&code_hash)),
+        })?;
+        self.spawn(&path, code_hash).await.map_err(|e| pb::Error {
+            kind: ErrorKind::SpawnFailed as i32,
+            message: format!("cannot start the contract process: {e}"),
+        })
+    }
+
+    /// Starts a contract process and waits until it runs the contract's code.
+    async fn spawn(
+        &self,
+        path: &std::path::Path,
+        code_hash: [u8; 32],
+    ) -> std::io::Result<ContractProc> {
+        // fork + exec blocks for a while (long under gVisor): keep it off the thread that
+        // relays calls, or it would hold up the answer of the call that just ended.
+        let (exe, path, limits) = (
+            self.self_exe.clone(),
+            path.to_owned(),
+            self.opts.limits.clone(),
+        );
+        let max_frame = self.opts.max_frame_bytes;
+        let mut p = tokio::task::spawn_blocking(move || {
+            ContractProc::spawn(&exe, &path, code_hash, &limits, max_frame)
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        p.wait_ready(SPAWN_TIMEOUT).await?;
+        Ok(p)
+    }
+
+    /// Tops the spares up to `SPARES` for `code_hash`.
+    async fn refill(&self, code_hash: [u8; 32]) {
+        let Some(path) = self.binary(&code_hash) else {
+            return;
+        };
+        let mut spares = self.spares.lock().await;
+        spares.retain_mut(|p| p.code_hash == code_hash && p.is_alive());
+        while spares.len() < SPARES {
+            match self.spawn(&path, code_hash).await {
+                Ok(p) => spares.push(p),
+                Err(e) => {
+                    eprintln!("rampart-contract-host: cannot start a spare: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// After a call: reap orphans and, if any process of the contract uid survived the process
+    /// group kill (it left the group, or forked faster than the kill), sweep them all.
+    async fn clean_up_after_call(&self) {
+        let in_own_pid_namespace = std::process::id() == 1;
+        if in_own_pid_namespace {
+            contract::reap_orphans();
+        }
+        let (Some(uid), true) = (self.opts.limits.uid, self.opts.limits.sweep) else {
+            return;
+        };
+        let spares = self.spares.lock().await;
+        let keep: Vec<i32> = spares.iter().map(|p| p.pid).collect();
+        let strays = contract::processes_of_uid(uid, &keep);
+        if !strays.is_empty() {
+            let names: Vec<String> = strays
+                .iter()
+                .map(|p| {
+                    let stat =
+                        std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+                    stat.split_whitespace()
+                        .take(3)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect();
+            eprintln!(
+                "rampart-contract-host: sweeping stray contract processes {names:?} (spares {keep:?})"
+            );
+            contract::sweep(&self.self_exe, &self.opts.limits).await;
+        }
+    }
+}
+
+struct Service {
+    host: Arc<Host>,
+}
+
+type OutTx = mpsc::Sender<Result<HostToNode, Status>>;
+
+fn host_msg(m: host_to_node::Msg) -> Result<HostToNode, Status> {
+    Ok(HostToNode { msg: Some(m) })
+}
+
+fn error(kind: ErrorKind, message: impl Into<String>) -> pb::Error {
+    pb::Error {
+        kind: kind as i32,
+        message: message.into(),
+    }
+}
+
+fn hash32(b: &[u8]) -> Result<[u8; 32], Status> {
+    b.try_into()
+        .map_err(|_| Status::invalid_argument("code hash must be 32 bytes"))
+}
+
+#[tonic::async_trait]
+impl ContractHost for Service {
+    type CallStream = ReceiverStream<Result<HostToNode, Status>>;
+
+    async fn call(
+        &self,
+        request: Request<Streaming<NodeToHost>>,
+    ) -> Result<Response<Self::CallStream>, Status> {
+        let mut inbound = request.into_inner();
+        let (tx, rx) = mpsc::channel(OUT_QUEUE);
+        let host = self.host.clone();
+        tokio::spawn(async move {
+            match inbound.message().await {
+                Ok(Some(NodeToHost {
+                    msg: Some(node_to_host::Msg::Ping(p)),
+                })) => {
+                    let _ = tx
+                        .send(host_msg(host_to_node::Msg::Pong(pb::Pong {
+                            nonce: p.nonce,
+                        })))
+                        .await;
+                    while let Ok(Some(NodeToHost {
+                        msg: Some(node_to_host::Msg::Ping(p)),
+                    })) = inbound.message().await
+                    {
+                        let pong = host_msg(host_to_node::Msg::Pong(pb::Pong { nonce: p.nonce }));
+                        if tx.send(pong).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+                Ok(Some(NodeToHost {
+                    msg: Some(node_to_host::Msg::Start(start)),
+                })) => run_call(host, start, inbound, tx).await,
+                Ok(_) => {
+                    let e = error(
+                        ErrorKind::BadRequest,
+                        "a call stream must begin with start or ping",
+                    );
+                    let _ = tx.send(host_msg(host_to_node::Msg::Error(e))).await;
+                }
+                Err(_) => {}
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn put_binary(
+        &self,
+        request: Request<pb::PutBinaryRequest>,
+    ) -> Result<Response<pb::PutBinaryResponse>, Status> {
+        let req = request.into_inner();
+        let code_hash = hash32(&req.code_hash)?;
+        if req.binary.len() as u64 > self.host.opts.max_binary_bytes {
+            return Err(Status::invalid_argument(format!(
+                "binary of {} bytes exceeds the limit of {} bytes",
+                req.binary.len(),
+                self.host.opts.max_binary_bytes
+            )));
+        }
+        let actual: [u8; 32] = Keccak256::digest(&req.binary).into();
+        if actual != code_hash {
+            return Err(Status::invalid_argument(format!(
+                "binary hash mismatch: announced {}, keccak256 of the bytes is {}",
+                contract::hex32(&code_hash),
+                contract::hex32(&actual)
+            )));
+        }
+        if self.host.binary(&code_hash).is_none() {
+            let path = contract::binary_path(&self.host.opts.cache_dir, &code_hash);
+            let tmp = path.with_extension("part");
+            tokio::fs::write(&tmp, &req.binary)
+                .await
+                .and_then(|()| {
+                    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o555))
+                })
+                .and_then(|()| std::fs::rename(&tmp, &path))
+                .map_err(|e| Status::internal(format!("store binary: {e}")))?;
+            self.host
+                .binaries
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(code_hash, path);
+        }
+        // Start a spare now, and answer once it is started, so the first call does not wait.
+        self.host.refill(code_hash).await;
+        Ok(Response::new(pb::PutBinaryResponse {}))
+    }
+
+    async fn check_binary(
+        &self,
+        request: Request<pb::CheckBinaryRequest>,
+    ) -> Result<Response<pb::CheckBinaryResponse>, Status> {
+        let code_hash = hash32(&request.into_inner().code_hash)?;
+        Ok(Response::new(pb::CheckBinaryResponse {
+            present: self.host.binary(&code_hash).is_some(),
+        }))
+    }
+
+    async fn health(
+        &self,
+        _request: Request<pb::HealthRequest>,
+    ) -> Result<Response<pb::HealthResponse>, Status> {
+        let binaries = self
+            .host
+            .binaries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len();
+        Ok(Response::new(pb::HealthResponse {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            binaries: u32::try_from(binaries).unwrap_or(u32::MAX),
+            busy: self.host.slot.try_lock().is_err(),
+        }))
+    }
+}
+
+/// How a call ended, as seen by the host.
+enum End {
+    /// Send this final message to the node.
+    Reply(host_to_node::Msg),
+    /// The node aborted or went away: say nothing more.
+    Silent,
+}
+
+async fn run_call(
+    host: Arc<Host>,
+    start: pb::StartCall,
+    mut inbound: Streaming<NodeToHost>,
+    tx: OutTx,
+) {
+    // The slow path (the previous call is still being cleaned up, or no spare is ready) is
+    // announced to the node, which does not charge gas for the wait.
+    let status = |ready| {
+        host_msg(host_to_node::Msg::ProcessStatus(pb::ProcessStatus {
+            ready,
+        }))
+    };
+    let mut waiting = false;
+    let _slot = match host.slot.try_lock() {
+        Ok(g) => g,
+        Err(_) => {
+            waiting = true;
+            let _ = tx.send(status(false)).await;
+            host.slot.lock().await
+        }
+    };
+    let code_hash = match hash32(&start.code_hash) {
+        Ok(h) => h,
+        Err(e) => {
+            let _ = tx
+                .send(host_msg(host_to_node::Msg::Error(error(
+                    ErrorKind::BadRequest,
+                    e.message(),
+                ))))
+                .await;
+            return;
+        }
+    };
+    let call_frame = match encode_call_frame(&start) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = tx.send(host_msg(host_to_node::Msg::Error(e))).await;
+            return;
+        }
+    };
+    let spare = if waiting {
+        None
+    } else {
+        host.ready_spare(code_hash)
+    };
+    let mut proc = match spare {
+        Some(p) => p,
+        None => {
+            if !waiting {
+                waiting = true;
+                let _ = tx.send(status(false)).await;
+            }
+            match host.take_process(code_hash).await {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = tx.send(host_msg(host_to_node::Msg::Error(e))).await;
+                    return;
+                }
+            }
+        }
+    };
+    if waiting {
+        let _ = tx.send(status(true)).await;
+    }
+    let limit_ms = start.time_limit_ms.max(1);
+    let deadline = Instant::now() + Duration::from_millis(limit_ms);
+    let end = drive(
+        &host,
+        &mut proc,
+        &call_frame,
+        &mut inbound,
+        &tx,
+        deadline,
+        limit_ms,
+    )
+    .await;
+    match end {
+        Drive::Done(end) => {
+            // Answer first (the contract has nothing left to talk to), then kill it: reaping
+            // waits for SIGCHLD, which is not worth a round trip's latency.
+            if let End::Reply(m) = end {
+                let _ = tx.send(host_msg(m)).await;
+            }
+            let _ = proc.kill(false).await;
+        }
+        Drive::Exited => {
+            let (status, stderr) = proc.kill(true).await;
+            let e = exit_error(status, &stderr, &host.opts);
+            let _ = tx.send(host_msg(host_to_node::Msg::Error(e))).await;
+        }
+    }
+    drop(tx);
+    host.clean_up_after_call().await;
+    let h = host.clone();
+    tokio::spawn(async move {
+        // Starting a process costs CPU the node needs right now to take the answer in: while a
+        // spare is still ready, let the answer go first.
+        if !h.spares.lock().await.is_empty() {
+            tokio::time::sleep(REFILL_DELAY).await;
+        }
+        h.refill(code_hash).await
+    });
+}
+
+enum Drive {
+    Done(End),
+    /// The contract's stdout ended without RETURN/REVERT: look at its exit status.
+    Exited,
+}
+
+async fn drive(
+    host: &Host,
+    proc: &mut ContractProc,
+    call_frame: &[u8],
+    inbound: &mut Streaming<NodeToHost>,
+    tx: &OutTx,
+    deadline: Instant,
+    limit_ms: u64,
+) -> Drive {
+    let timeout = || {
+        Drive::Done(End::Reply(host_to_node::Msg::Error(error(
+            ErrorKind::Timeout,
+            format!("wall-clock limit of {limit_ms} ms exceeded"),
+        ))))
+    };
+    let broken_pipe = || Drive::Exited;
+    match tokio::time::timeout_at(deadline, proc.send(frame::TAG_CALL, call_frame)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => return broken_pipe(),
+        Err(_) => return timeout(),
+    }
+    let max_output = host.opts.max_output_bytes;
+    let mut output_bytes: u64 = 0;
+    loop {
+        tokio::select! {
+            biased;
+            f = proc.frames.recv() => {
+                let f = match f {
+                    None => return Drive::Exited,
+                    Some(Err(FrameError::TooLarge { len, max })) => {
+                        return Drive::Done(End::Reply(host_to_node::Msg::Error(error(
+                            ErrorKind::OutputLimit,
+                            format!("frame of {len} bytes exceeds the limit of {max} bytes"),
+                        ))));
+                    }
+                    Some(Err(FrameError::Truncated)) => {
+                        return Drive::Done(End::Reply(host_to_node::Msg::Error(error(
+                            ErrorKind::Protocol,
+                            "the contract's output ended inside a frame",
+                        ))));
+                    }
+                    Some(Err(FrameError::Io(e))) => {
+                        return Drive::Done(End::Reply(host_to_node::Msg::Error(error(
+                            ErrorKind::Internal,
+                            format!("reading the contract's output: {e}"),
+                        ))));
+                    }
+                    Some(Ok(f)) => f,
+                };
+                output_bytes += (frame::HEADER_BYTES + f.payload.len()) as u64;
+                if output_bytes > max_output {
+                    return Drive::Done(End::Reply(host_to_node::Msg::Error(error(
+                        ErrorKind::OutputLimit,
+                        format!("the contract wrote more than {max_output} bytes in one call"),
+                    ))));
+                }
+                match translate(f) {
+                    Ok(m @ (host_to_node::Msg::Ret(_) | host_to_node::Msg::Revert(_))) => {
+                        return Drive::Done(End::Reply(m));
+                    }
+                    Ok(m) => {
+                        if tx.send(host_msg(m)).await.is_err() {
+                            return Drive::Done(End::Silent);
+                        }
+                    }
+                    Err(e) => return Drive::Done(End::Reply(host_to_node::Msg::Error(e))),
+                }
+            }
+            m = inbound.message() => {
+                let reply = match m {
+                    Ok(Some(NodeToHost { msg: Some(node_to_host::Msg::StorageValue(v)) })) => {
+                        if v.value.len() != 32 {
+                            return Drive::Done(End::Reply(host_to_node::Msg::Error(error(
+                                ErrorKind::BadRequest, "storage value must be 32 bytes"))));
+                        }
+                        (frame::TAG_STORAGE_VALUE, v.value)
+                    }
+                    Ok(Some(NodeToHost { msg: Some(node_to_host::Msg::CallResult(r)) })) => {
+                        let mut p = Vec::with_capacity(9 + r.output.len());
+                        p.push(u8::from(r.success));
+                        p.extend_from_slice(&r.gas_used.to_le_bytes());
+                        p.extend_from_slice(&r.output);
+                        if p.len() > host.opts.max_frame_bytes as usize {
+                            return Drive::Done(End::Reply(host_to_node::Msg::Error(error(
+                                ErrorKind::OutputLimit, "call result larger than a frame"))));
+                        }
+                        (frame::TAG_CALL_RESULT, p)
+                    }
+                    Ok(Some(NodeToHost { msg: Some(node_to_host::Msg::Abort(_)) })) | Ok(None) | Err(_) => {
+                        return Drive::Done(End::Silent);
+                    }
+                    Ok(Some(_)) => {
+                        return Drive::Done(End::Reply(host_to_node::Msg::Error(error(
+                            ErrorKind::BadRequest, "unexpected message during a call"))));
+                    }
+                };
+                match tokio::time::timeout_at(deadline, proc.send(reply.0, &reply.1)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return broken_pipe(),
+                    Err(_) => return timeout(),
+                }
+            }
+            () = tokio::time::sleep_until(deadline) => return timeout(),
+        }
+    }
+}
+
+fn exit_error(
+    status: Option<std::process::ExitStatus>,
+    stderr: &str,
+    opts: &ServeOptions,
+) -> pb::Error {
+    use std::os::unix::process::ExitStatusExt;
+    let how = match status {
+        Some(s) if s.signal().is_some() => {
+            format!("was killed by signal {}", s.signal().unwrap_or(0))
+        }
+        Some(s) => format!("exited with status {}", s.code().unwrap_or(-1)),
+        None => "ended".to_owned(),
+    };
+    let lower = stderr.to_ascii_lowercase();
+    let (kind, what) = if lower.contains("memory allocation") || lower.contains("out of memory") {
+        (
+            ErrorKind::MemoryLimit,
+            format!(
+                "memory limit of {} MiB reached: ",
+                opts.limits.memory_bytes >> 20
+            ),
+        )
+    } else {
+        (ErrorKind::Crashed, String::new())
+    };
+    let stderr = if stderr.is_empty() {
+        String::new()
+    } else {
+        format!("; stderr: {stderr}")
+    };
+    error(
+        kind,
+        format!("{what}contract process {how} without returning{stderr}"),
+    )
+}
+
+/// The CALL frame payload (NATIVE_ABI.md).
+fn encode_call_frame(start: &pb::StartCall) -> Result<Vec<u8>, pb::Error> {
+    let c = start
+        .context
+        .as_ref()
+        .ok_or_else(|| error(ErrorKind::BadRequest, "start without context"))?;
+    let fixed = |b: &[u8], n: usize, what: &str| {
+        if b.len() == n {
+            Ok(())
+        } else {
+            Err(error(
+                ErrorKind::BadRequest,
+                format!("{what} must be {n} bytes"),
+            ))
+        }
+    };
+    fixed(&c.caller, 20, "caller")?;
+    fixed(&c.address, 20, "address")?;
+    fixed(&c.code_address, 20, "code_address")?;
+    fixed(&c.origin, 20, "origin")?;
+    fixed(&c.value, 32, "value")?;
+    let mut p = Vec::with_capacity(145 + c.calldata.len());
+    p.extend_from_slice(&c.caller);
+    p.extend_from_slice(&c.address);
+    p.extend_from_slice(&c.code_address);
+    p.extend_from_slice(&c.origin);
+    p.extend_from_slice(&c.value);
+    p.extend_from_slice(&c.gas_limit.to_le_bytes());
+    p.extend_from_slice(&c.block_number.to_le_bytes());
+    p.extend_from_slice(&c.block_timestamp.to_le_bytes());
+    p.extend_from_slice(&c.chain_id.to_le_bytes());
+    p.push(u8::from(c.is_static));
+    p.extend_from_slice(&c.calldata);
+    Ok(p)
+}
+
+/// A contract frame as a message for the node; a malformed frame is a protocol error.
+fn translate(f: frame::Frame) -> Result<host_to_node::Msg, pb::Error> {
+    let bad = |what: &str| error(ErrorKind::Protocol, format!("malformed frame: {what}"));
+    let p = f.payload;
+    Ok(match f.tag {
+        frame::TAG_STORAGE_READ => {
+            if p.len() != 32 {
+                return Err(bad("STORAGE_READ needs a 32-byte key"));
+            }
+            host_to_node::Msg::StorageRead(pb::StorageRead { key: p })
+        }
+        frame::TAG_STORAGE_WRITE => {
+            if p.len() != 64 {
+                return Err(bad("STORAGE_WRITE needs a 32-byte key and a 32-byte value"));
+            }
+            host_to_node::Msg::StorageWrite(pb::StorageWrite {
+                key: p[..32].to_vec(),
+                value: p[32..].to_vec(),
+            })
+        }
+        frame::TAG_LOG => {
+            let n = *p.first().ok_or_else(|| bad("empty LOG"))? as usize;
+            if n > 4 || p.len() < 1 + 32 * n {
+                return Err(bad("LOG with more than 4 topics or truncated topics"));
+            }
+            host_to_node::Msg::EmitLog(pb::EmitLog {
+                topics: p[1..1 + 32 * n].chunks(32).map(<[u8]>::to_vec).collect(),
+                data: p[1 + 32 * n..].to_vec(),
+            })
+        }
+        frame::TAG_CALL_CONTRACT => {
+            if p.len() < 61 || p[0] > 2 {
+                return Err(bad("CALL needs kind (0-2), target, value and gas"));
+            }
+            let gas = u64::from_le_bytes(p[53..61].try_into().map_err(|_| bad("gas"))?);
+            host_to_node::Msg::CallContract(pb::CallContract {
+                kind: i32::from(p[0]),
+                target: p[1..21].to_vec(),
+                value: p[21..53].to_vec(),
+                gas,
+                input: p[61..].to_vec(),
+            })
+        }
+        frame::TAG_RETURN => host_to_node::Msg::Ret(pb::Return { data: p }),
+        frame::TAG_REVERT => host_to_node::Msg::Revert(pb::Revert { data: p }),
+        other => return Err(bad(&format!("unknown tag 0x{other:02x}"))),
+    })
+}

@@ -1,0 +1,111 @@
+//! Native call round trips, per backend, all in one run:
+//!   - floor: a no-op ping → pong over the same gRPC call stream a call uses;
+//!   - warm call: call → one storage read → one storage write → return (a warm sandbox with a
+//!     started contract process), p50/p99, and its difference to the floor;
+//!   - back-to-back calls per second on one sandbox (each call needs a fresh process);
+//!   - cold start: a new sandbox up to "binary stored, first contract process started".
+//!
+//! cargo bench -p rampart-native --bench native_call [-- ITERATIONS]
+//! RAMPART_SKIP_GVISOR=1 skips gVisor (no root or runsc).
+#![allow(clippy::unwrap_used)]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use rampart_native::{BackendKind, NativeRuntime};
+
+fn pct(v: &mut [Duration], p: f64) -> Duration {
+    v.sort();
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn bench(backend: BackendKind, iterations: usize, pace: Duration) {
+    let name = format!("{backend:?}").to_lowercase();
+    let rt: NativeRuntime = runtime(backend, &format!("bench_{name}"), |c| {
+        c.pool.max_per_contract = 16;
+        c.pool.max_total = 16;
+    });
+    let mut bins = Binaries::default();
+    let code = bins.add(&artifacts().hostile);
+
+    // Cold starts: each prewarm(n) starts exactly one more sandbox.
+    let mut cold = Vec::new();
+    for n in 1..=8 {
+        let t = Instant::now();
+        rt.prewarm(code, &bins, n).unwrap();
+        cold.push(t.elapsed());
+    }
+
+    let mut host = TestHost::new(&rt, &bins);
+    let (mut floor, mut call, mut ret) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..iterations + 10 {
+        std::thread::sleep(pace);
+        let f = rt.ping(code, &bins).unwrap();
+        std::thread::sleep(pace);
+        let t = Instant::now();
+        let o = host.run(code, ctx(addr(1), addr(2), b"r".to_vec(), 10_000_000));
+        let r = t.elapsed();
+        assert!(o.is_success(), "{o:?}");
+        std::thread::sleep(pace);
+        let t = Instant::now();
+        let o = host.run(code, ctx(addr(1), addr(2), b"i".to_vec(), 10_000_000));
+        let c = t.elapsed();
+        assert!(o.is_success(), "{o:?}");
+        assert_eq!((o.stats.state_reads, o.stats.state_writes), (1, 1));
+        if i >= 10 {
+            floor.push(f);
+            call.push(c);
+            ret.push(r);
+        }
+    }
+    // Back to back, no pacing: bounded by starting a contract process per call.
+    let n = iterations.min(200);
+    let t = Instant::now();
+    for _ in 0..n {
+        assert!(
+            host.run(code, ctx(addr(1), addr(2), b"i".to_vec(), 10_000_000))
+                .is_success()
+        );
+    }
+    let per_s = n as f64 / t.elapsed().as_secs_f64();
+
+    let (f50, f99) = (pct(&mut floor, 0.5), pct(&mut floor, 0.99));
+    let (c50, c99) = (pct(&mut call, 0.5), pct(&mut call, 0.99));
+    let k50 = pct(&mut cold, 0.5);
+    let r50 = pct(&mut ret, 0.5);
+    println!(
+        "| {name} | {:.0} / {:.0} µs | {:.0} µs | {:.0} / {:.0} µs | **{:.0} µs** | {:.0} calls/s | {:.1} ms (max {:.1}) |",
+        us(f50),
+        us(f99),
+        us(r50),
+        us(c50),
+        us(c99),
+        us(c50) - us(f50),
+        per_s,
+        k50.as_secs_f64() * 1e3,
+        cold.iter().max().unwrap().as_secs_f64() * 1e3,
+    );
+}
+
+fn main() {
+    let iterations: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(300);
+    artifacts();
+    println!(
+        "| backend | floor p50 / p99 | start → return p50 | warm call p50 / p99 | call − floor (p50) | back-to-back, one sandbox | cold start p50 |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    bench(BackendKind::Process, iterations, Duration::from_millis(10));
+    if gvisor_enabled() {
+        bench(BackendKind::Gvisor, iterations, Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,182 @@
+//! Configuration of native contracts: backend, limits, pool. Every bound has a default, listed
+//! in docs/native-contracts.md.
+
+use std::path::PathBuf;
+
+use crate::GasSchedule;
+
+/// Which sandbox runs contract hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// gVisor (`runsc`): the default where it is installed.
+    Gvisor,
+    /// A plain child process, no isolation: development and tests only, never chosen implicitly.
+    Process,
+}
+
+/// Limits per call (enforced by the node) and per contract process (enforced by the host).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// Wall-clock limit of one call, nested calls included.
+    pub call_time_ms: u64,
+    pub state_reads_per_call: u32,
+    pub state_writes_per_call: u32,
+    pub logs_per_call: u32,
+    /// Data bytes of all logs of one call.
+    pub log_data_bytes_per_call: u64,
+    /// Largest frame payload (calldata, return data, one log); also caps a nested call's output
+    /// handed back to the contract.
+    pub frame_bytes: u32,
+    /// Bytes a contract may write to stdout in one call (all frames).
+    pub output_bytes_per_call: u64,
+    /// `RLIMIT_AS` of a contract process.
+    pub memory_bytes: u64,
+    /// `RLIMIT_NPROC` of the contract uid.
+    pub processes: u32,
+    /// `RLIMIT_CPU` of a contract process (a backstop behind `call_time_ms`).
+    pub cpu_seconds: u32,
+    /// Largest binary accepted at deploy and by hosts.
+    pub binary_bytes: u64,
+    /// Uid and gid of contract processes inside the sandbox (nobody/nogroup).
+    pub contract_uid: u32,
+    pub contract_gid: u32,
+    /// Memory of a whole gVisor sandbox (cgroup), host daemon included.
+    pub sandbox_memory_bytes: u64,
+    /// Host pids (processes and threads) of a whole gVisor sandbox (cgroup): the sentry's threads
+    /// count too (with the ptrace platform, one tracer thread per sandboxed task), so this is
+    /// far above `processes`; 256 was too few to survive a fork bomb.
+    pub sandbox_pids: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            call_time_ms: 1_000,
+            state_reads_per_call: 10_000,
+            state_writes_per_call: 1_000,
+            logs_per_call: 256,
+            log_data_bytes_per_call: 256 << 10,
+            frame_bytes: 1 << 20,
+            output_bytes_per_call: 8 << 20,
+            memory_bytes: 256 << 20,
+            processes: 32,
+            cpu_seconds: 10,
+            binary_bytes: 32 << 20,
+            contract_uid: 65_534,
+            contract_gid: 65_534,
+            sandbox_memory_bytes: 1 << 30,
+            sandbox_pids: 1024,
+        }
+    }
+}
+
+/// The warm pool of sandboxes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct PoolConfig {
+    /// Sandboxes per contract (busy + idle). Calls beyond it wait; nested calls into the same
+    /// contract need one each.
+    pub max_per_contract: usize,
+    /// Sandboxes in all.
+    pub max_total: usize,
+    /// How long a call waits for a free sandbox before failing.
+    pub checkout_timeout_ms: u64,
+    /// How long a sandbox may take to start (cold start, daemon connected, binary stored).
+    pub start_timeout_ms: u64,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            max_per_contract: 4,
+            max_total: 64,
+            checkout_timeout_ms: 2_000,
+            start_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// gVisor settings.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct RunscConfig {
+    /// The `runsc` executable.
+    pub runsc: PathBuf,
+    /// `--platform` (runsc's default when `None`).
+    pub platform: Option<String>,
+    /// Apply cgroup limits (`sandbox_memory_bytes`, `sandbox_pids`); off passes
+    /// `--ignore-cgroups` where the machine has no usable cgroups.
+    pub cgroups: bool,
+}
+
+impl Default for RunscConfig {
+    fn default() -> Self {
+        Self {
+            runsc: PathBuf::from("runsc"),
+            platform: None,
+            cgroups: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NativeConfig {
+    pub backend: BackendKind,
+    /// The `rampart-contract-host` binary (static for gVisor: it is the sandbox's only file).
+    pub host_binary: PathBuf,
+    /// Bundles, sockets, rootfs and runsc state live under `work_dir/<instance>/`.
+    pub work_dir: PathBuf,
+    /// Names this node's sandboxes (`rampart-<instance>-…`); keep it stable across restarts so a
+    /// restarted node removes what a killed one left behind.
+    pub instance: String,
+    #[serde(default)]
+    pub runsc: RunscConfig,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub gas: GasSchedule,
+    #[serde(default)]
+    pub pool: PoolConfig,
+}
+
+impl NativeConfig {
+    pub fn new(backend: BackendKind, host_binary: impl Into<PathBuf>) -> Self {
+        Self {
+            backend,
+            host_binary: host_binary.into(),
+            work_dir: PathBuf::from("/var/tmp/rampart-native"),
+            instance: "node0".to_owned(),
+            runsc: RunscConfig::default(),
+            limits: Limits::default(),
+            gas: GasSchedule::default(),
+            pool: PoolConfig::default(),
+        }
+    }
+
+    /// The prefix of every sandbox id this node instance creates.
+    pub fn sandbox_prefix(&self) -> String {
+        format!("rampart-{}-", self.instance)
+    }
+
+    pub fn instance_dir(&self) -> PathBuf {
+        self.work_dir.join(&self.instance)
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), crate::NativeError> {
+        let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        if self.instance.is_empty() || !self.instance.chars().all(ok_char) {
+            return Err(crate::NativeError::Config(format!(
+                "instance {:?} must be non-empty ASCII letters, digits or _",
+                self.instance
+            )));
+        }
+        if self.pool.max_per_contract == 0 || self.pool.max_total == 0 {
+            return Err(crate::NativeError::Config(
+                "pool sizes must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,442 @@
+//! Test scenarios shared by the process and gVisor backends.
+
+use alloy_primitives::{Address, B256, U256, keccak256};
+use alloy_sol_types::{SolCall, SolError, SolEvent, sol};
+use rampart_native::*;
+
+use super::*;
+
+sol! {
+    function get() external view returns (uint256);
+    function increment() external returns (uint256);
+    function add(uint256 by) external returns (uint256);
+    event Incremented(address indexed by, uint256 value);
+
+    function balanceOf(address who) external view returns (uint256);
+    function allowance(address owner, address spender) external view returns (uint256);
+    function transfer(address to, uint256 amount) external returns (bool);
+    function approve(address spender, uint256 amount) external returns (bool);
+    function transferFrom(address from, address to, uint256 amount) external returns (bool);
+    function mint(address to, uint256 amount) external returns (bool);
+    function totalSupply() external view returns (uint256);
+    event Transfer(address indexed from, address indexed to, uint256 value);
+}
+
+pub const GAS: u64 = 10_000_000;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Lang {
+    Rust,
+    C,
+}
+
+fn u256(o: &CallOutcome) -> U256 {
+    assert!(o.is_success(), "{o:?}");
+    U256::from_be_slice(&o.output)
+}
+
+/// Counter: increments, reads, add, its event, a revert, a static-call violation, out of gas.
+pub fn counter(backend: BackendKind, instance: &str, lang: Lang) {
+    let rt = runtime(backend, instance, |_| {});
+    let mut bins = Binaries::default();
+    let a = artifacts();
+    let code = bins.add(match lang {
+        Lang::Rust => &a.rust_counter,
+        Lang::C => &a.c_counter,
+    });
+    let mut host = TestHost::new(&rt, &bins);
+    let (me, counter) = (addr(1), addr(0xc0));
+
+    for i in 1..=3u64 {
+        let o = host.run(code, ctx(me, counter, incrementCall {}.abi_encode(), GAS));
+        assert_eq!(u256(&o), U256::from(i));
+        assert_eq!(o.stats.state_reads, 1);
+        assert_eq!(o.stats.state_writes, 1);
+        // Base, one read (cold the first time), one write (warm after the read: set, then reset),
+        // one log with two topics and 32 bytes, and time.
+        let fixed = 2_600 + if i == 1 { 2_100 + 20_000 } else { 100 + 2_900 } + 375 + 750 + 256;
+        assert_eq!(o.gas_used, fixed + o.stats.exec_gas, "{o:?}");
+    }
+    let o = host.run(
+        code,
+        ctx(me, counter, addCall { by: U256::from(5) }.abi_encode(), GAS),
+    );
+    assert_eq!(u256(&o), U256::from(8));
+    assert_eq!(
+        u256(&host.run(code, ctx(me, counter, getCall {}.abi_encode(), GAS))),
+        U256::from(8)
+    );
+    assert_eq!(host.slot(counter, B256::ZERO), B256::from(U256::from(8)));
+
+    // Events as Solidity would emit them.
+    assert_eq!(host.logs.len(), 4);
+    let (emitter, topics, data) = &host.logs[3];
+    assert_eq!(*emitter, counter);
+    assert_eq!(topics[0], Incremented::SIGNATURE_HASH);
+    assert_eq!(topics[1], me.into_word());
+    assert_eq!(U256::from_be_slice(data), U256::from(8));
+
+    // Unknown function: a revert with Error(string), no state change.
+    let o = host.run(code, ctx(me, counter, vec![1, 2, 3, 4], GAS));
+    assert_eq!(o.status, CallStatus::Revert);
+    let msg = alloy_sol_types::Revert::abi_decode(&o.output).unwrap();
+    assert!(msg.reason.contains("unknown function"), "{msg:?}");
+    assert!(o.gas_used < GAS);
+
+    // A write in a static call fails the call.
+    let mut c = ctx(me, counter, incrementCall {}.abi_encode(), GAS);
+    c.is_static = true;
+    let o = host.run(code, c);
+    assert_failed(
+        &o,
+        FailureKind::StaticViolation,
+        "storage write in a static call",
+    );
+    assert_eq!(o.gas_used, GAS);
+
+    // Out of gas on the write: nothing changes, all gas used.
+    let o = host.run(
+        code,
+        ctx(me, counter, incrementCall {}.abi_encode(), 10_000),
+    );
+    assert_failed(&o, FailureKind::OutOfGas, "out of gas");
+    assert_eq!(o.gas_used, 10_000);
+    assert_eq!(host.slot(counter, B256::ZERO), B256::from(U256::from(8)));
+    // Not even the base cost.
+    let o = host.run(code, ctx(me, counter, getCall {}.abi_encode(), 1_000));
+    assert_failed(&o, FailureKind::OutOfGas, "call needs");
+}
+
+/// The token: mint, transfer, allowances, a failing transfer, events, and the Solidity storage
+/// layout. Returns the final storage and logs, to compare languages.
+pub fn token(
+    backend: BackendKind,
+    instance: &str,
+    lang: Lang,
+) -> (Vec<((Address, B256), B256)>, Vec<Log>) {
+    let rt = runtime(backend, instance, |_| {});
+    let mut bins = Binaries::default();
+    let a = artifacts();
+    let code = bins.add(match lang {
+        Lang::Rust => &a.rust_token,
+        Lang::C => &a.c_token,
+    });
+    let mut host = TestHost::new(&rt, &bins);
+    let (alice, bob, carol, token) = (addr(0xa1), addr(0xb0), addr(0xca), addr(0x70));
+    let call = |host: &mut TestHost<'_>, from: Address, data: Vec<u8>| {
+        host.run(code, ctx(from, token, data, GAS))
+    };
+
+    let o = call(
+        &mut host,
+        alice,
+        mintCall {
+            to: alice,
+            amount: U256::from(1000),
+        }
+        .abi_encode(),
+    );
+    assert!(o.is_success(), "{o:?}");
+    let o = call(
+        &mut host,
+        alice,
+        transferCall {
+            to: bob,
+            amount: U256::from(300),
+        }
+        .abi_encode(),
+    );
+    assert_eq!(u256(&o), U256::from(1));
+    let bal =
+        |host: &mut TestHost<'_>, who| u256(&call(host, carol, balanceOfCall { who }.abi_encode()));
+    assert_eq!(bal(&mut host, alice), U256::from(700));
+    assert_eq!(bal(&mut host, bob), U256::from(300));
+
+    // Too much: revert, nothing moves.
+    let o = call(
+        &mut host,
+        bob,
+        transferCall {
+            to: carol,
+            amount: U256::from(301),
+        }
+        .abi_encode(),
+    );
+    assert_eq!(o.status, CallStatus::Revert);
+    let msg = alloy_sol_types::Revert::abi_decode(&o.output).unwrap();
+    assert_eq!(msg.reason, "ERC20: transfer amount exceeds balance");
+    assert_eq!(bal(&mut host, bob), U256::from(300));
+
+    // Only the owner mints.
+    let o = call(
+        &mut host,
+        bob,
+        mintCall {
+            to: bob,
+            amount: U256::from(1),
+        }
+        .abi_encode(),
+    );
+    assert_eq!(o.status, CallStatus::Revert);
+
+    // Allowances.
+    assert!(
+        call(
+            &mut host,
+            alice,
+            approveCall {
+                spender: carol,
+                amount: U256::from(50)
+            }
+            .abi_encode()
+        )
+        .is_success()
+    );
+    let o = call(
+        &mut host,
+        carol,
+        transferFromCall {
+            from: alice,
+            to: carol,
+            amount: U256::from(40),
+        }
+        .abi_encode(),
+    );
+    assert!(o.is_success(), "{o:?}");
+    let o = call(
+        &mut host,
+        carol,
+        transferFromCall {
+            from: alice,
+            to: carol,
+            amount: U256::from(11),
+        }
+        .abi_encode(),
+    );
+    assert_eq!(o.status, CallStatus::Revert);
+    let left = u256(&call(
+        &mut host,
+        carol,
+        allowanceCall {
+            owner: alice,
+            spender: carol,
+        }
+        .abi_encode(),
+    ));
+    assert_eq!(left, U256::from(10));
+    assert_eq!(bal(&mut host, carol), U256::from(40));
+    assert_eq!(
+        u256(&call(&mut host, carol, totalSupplyCall {}.abi_encode())),
+        U256::from(1000)
+    );
+
+    // Solidity layout: balances at slot 0.
+    let mut key = [0u8; 64];
+    key[..32].copy_from_slice(alice.into_word().as_slice());
+    assert_eq!(
+        host.slot(token, keccak256(key)),
+        B256::from(U256::from(660))
+    );
+
+    // Transfer events: mint, transfer, transferFrom.
+    let transfers: Vec<_> = host
+        .logs
+        .iter()
+        .filter(|l| l.1[0] == Transfer::SIGNATURE_HASH)
+        .collect();
+    assert_eq!(transfers.len(), 3);
+    assert_eq!(transfers[1].1[1], alice.into_word());
+    assert_eq!(transfers[1].1[2], bob.into_word());
+
+    let mut storage: Vec<_> = host.storage.into_iter().collect();
+    storage.sort();
+    (storage, host.logs)
+}
+
+/// A native contract calls another one (nested `NativeRuntime::call` through the state host).
+pub fn nested_call(backend: BackendKind, instance: &str) {
+    let rt = runtime(backend, instance, |_| {});
+    let mut bins = Binaries::default();
+    let a = artifacts();
+    let counter = bins.add(&a.rust_counter);
+    let hostile = bins.add(&a.hostile);
+    let mut host = TestHost::new(&rt, &bins);
+    let counter_at = addr(0xc0);
+    host.natives.insert(counter_at, counter);
+    let mut data = vec![b'c'];
+    data.extend_from_slice(counter_at.as_slice());
+    data.extend(incrementCall {}.abi_encode());
+    for i in 1..=2u64 {
+        let o = host.run(hostile, ctx(addr(1), addr(0xee), data.clone(), GAS));
+        assert!(o.is_success(), "{o:?}");
+        assert_eq!(o.output[0], 1, "nested call succeeded");
+        assert_eq!(U256::from_be_slice(&o.output[1..]), U256::from(i));
+        assert_eq!(o.stats.nested_calls, 1);
+        assert!(o.stats.nested_gas > 20_000, "{o:?}");
+    }
+    // The callee's storage is its own; its event names it.
+    assert_eq!(host.slot(counter_at, B256::ZERO), B256::from(U256::from(2)));
+    assert_eq!(host.logs[0].0, counter_at);
+    assert_eq!(
+        host.logs[0].1[1],
+        addr(0xee).into_word(),
+        "msg.sender of the nested call"
+    );
+}
+
+/// One hostile act and what must come of it; then a normal call on the same runtime works.
+pub struct Hostile<'a> {
+    pub rt: &'a NativeRuntime,
+    pub bins: Binaries,
+    pub code: B256,
+}
+
+impl<'a> Hostile<'a> {
+    pub fn new(rt: &'a NativeRuntime) -> Self {
+        let mut bins = Binaries::default();
+        let code = bins.add(&artifacts().hostile);
+        Self { rt, bins, code }
+    }
+
+    pub fn run(&self, calldata: &[u8], gas: u64) -> CallOutcome {
+        let mut host = TestHost::new(self.rt, &self.bins);
+        let started = std::time::Instant::now();
+        let o = host.run(self.code, ctx(addr(1), addr(0xbd), calldata.to_vec(), gas));
+        eprintln!(
+            "hostile {:?}: {:?} in {:?}",
+            calldata.first().map(|c| *c as char),
+            o.status,
+            started.elapsed()
+        );
+        if !o.is_success() {
+            assert!(host.storage.is_empty(), "a failed call leaves no state");
+        }
+        o
+    }
+
+    /// The runtime still serves calls.
+    #[track_caller]
+    pub fn still_serves(&self) {
+        let o = self.run(b"r", GAS);
+        assert!(o.is_success(), "the next call after a hostile one: {o:?}");
+        assert_eq!(&o.output[..], b"ok");
+    }
+
+    #[track_caller]
+    pub fn expect(&self, calldata: &[u8], gas: u64, kind: FailureKind, needle: &str) {
+        let o = self.run(calldata, gas);
+        assert_failed(&o, kind, needle);
+        assert_eq!(o.gas_used, gas, "a failure uses all gas");
+        self.still_serves();
+    }
+}
+
+/// The hostile acts both backends contain (no isolation needed).
+pub fn hostile_common(backend: BackendKind, instance: &str) {
+    let rt = runtime(backend, instance, |c| c.limits.call_time_ms = 1_000);
+    let h = Hostile::new(&rt);
+    h.still_serves();
+    // Spin: with plenty of gas the wall-clock limit ends it; with little, gas does.
+    h.expect(
+        b"s",
+        1_000_000_000,
+        FailureKind::Timeout,
+        "wall-clock limit of 1000 ms",
+    );
+    h.expect(b"s", 2_000_000, FailureKind::OutOfGas, "execution time");
+    h.expect(
+        b"m",
+        1_000_000_000,
+        FailureKind::MemoryLimit,
+        "memory limit of 256 MiB",
+    );
+    h.expect(
+        b"o",
+        GAS,
+        FailureKind::StateLimit,
+        "log limit of 256 per call",
+    );
+    h.expect(
+        b"w",
+        1_000_000_000,
+        FailureKind::StateLimit,
+        "state write limit of 1000 per call",
+    );
+    h.expect(b"w", GAS, FailureKind::OutOfGas, "out of gas");
+    h.expect(&[b'g', 0], GAS, FailureKind::Protocol, "unknown tag 0x77");
+    h.expect(
+        &[b'g', 1],
+        GAS,
+        FailureKind::OutputLimit,
+        "exceeds the limit of 1048576 bytes",
+    );
+    h.expect(&[b'g', 2], GAS, FailureKind::Protocol, "inside a frame");
+    h.expect(
+        &[b'g', 3],
+        GAS,
+        FailureKind::Protocol,
+        "STORAGE_READ needs a 32-byte key",
+    );
+    h.expect(
+        b"x",
+        GAS,
+        FailureKind::Crashed,
+        "exited with status 3 without returning; stderr: giving up",
+    );
+
+    // The contract cannot kill its host (another uid)...
+    let o = h.run(b"k", GAS);
+    assert!(o.is_success(), "{o:?}");
+    let text = String::from_utf8_lossy(&o.output).into_owned();
+    assert!(
+        text.contains("kill_pid1=1;") || text.contains("kill_pid1=3;"),
+        "{text}"
+    );
+    assert!(text.contains("kill_parent=1;"), "the host survives: {text}");
+    h.still_serves();
+    // ...but if the host dies anyway, the sandbox is replaced and the next call works.
+    assert!(rt.kill_idle_host(h.code), "an idle sandbox to kill");
+    h.still_serves();
+    // A daemon left behind does not disturb the next calls.
+    assert!(h.run(b"e", GAS).is_success());
+    h.still_serves();
+    h.still_serves();
+}
+
+/// Bad deploys: clear errors from `validate_binary`, and a call to a binary that cannot be loaded.
+pub fn bad_deploys(backend: BackendKind, instance: &str) {
+    let max = Limits::default().binary_bytes;
+    assert_eq!(
+        validate_binary(b"#!/bin/sh\nrm -rf /\n", max),
+        Err(BinaryError::NotElf)
+    );
+    let mut arm = std::fs::read(&artifacts().c_counter).unwrap();
+    arm[18..20].copy_from_slice(&183u16.to_le_bytes());
+    assert_eq!(
+        validate_binary(&arm, max),
+        Err(BinaryError::WrongArchitecture { machine: 183 })
+    );
+    let dynamic = std::fs::read("/bin/ls").unwrap();
+    assert_eq!(validate_binary(&dynamic, max), Err(BinaryError::Dynamic));
+    let big = std::fs::read(&artifacts().c_counter).unwrap();
+    assert!(matches!(
+        validate_binary(&big, 1000),
+        Err(BinaryError::TooLarge { .. })
+    ));
+
+    let rt = runtime(backend, instance, |_| {});
+    let mut bins = Binaries::default();
+    let fake = keccak256(b"not a binary");
+    bins.0.insert(fake, b"not a binary".to_vec());
+    let mut host = TestHost::new(&rt, &bins);
+    let o = host.run(fake, ctx(addr(1), addr(2), vec![], GAS));
+    assert_failed(&o, FailureKind::BinaryUnavailable, "not an ELF executable");
+    let o = host.run(B256::repeat_byte(9), ctx(addr(1), addr(2), vec![], GAS));
+    assert_failed(&o, FailureKind::BinaryUnavailable, "unknown binary");
+    // The hash must match the bytes.
+    let real = std::fs::read(&artifacts().c_counter).unwrap();
+    bins.0.insert(B256::repeat_byte(7), real);
+    let mut host = TestHost::new(&rt, &bins);
+    let o = host.run(B256::repeat_byte(7), ctx(addr(1), addr(2), vec![], GAS));
+    assert_failed(&o, FailureKind::BinaryUnavailable, "hashes to");
+}

@@ -1,0 +1,149 @@
+/* Contracts that misbehave, for the containment tests. The first calldata byte picks the act:
+ *   f  read host files            n  open network connections (port in bytes 1-2)
+ *   b  fork bomb                  m  allocate far beyond the memory limit
+ *   s  spin forever               k  try to kill the host daemon
+ *   o  flood stdout with logs     w  write state without end
+ *   g  garbage frame (byte 1: 0 unknown tag, 1 huge length, 2 truncated, 3 malformed read)
+ *   x  exit without returning     e  leave a daemon behind (setsid + fork), then return
+ *   c  call: bytes 1-20 target, rest input; returns success byte + output
+ *   r  return "ok"
+ *   i  the benchmark's round trip: read slot 0, write it + 1, return the new value
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "rampart.h"
+
+static char out[4096];
+static size_t outn;
+
+static void note(const char *k, int err) {
+    outn += (size_t)snprintf(out + outn, sizeof out - outn, "%s=%d;", k, err);
+}
+
+static int try_open(const char *path) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return errno;
+    close(fd);
+    return 0;
+}
+
+static int try_connect(const char *ip, uint16_t port) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0) return errno;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    inet_pton(AF_INET, ip, &a.sin_addr);
+    int r = connect(s, (struct sockaddr *)&a, sizeof a);
+    int e = r < 0 ? errno : 0;
+    close(s);
+    return e;
+}
+
+int main(void) {
+    rampart_call c;
+    rampart_read_call(&c);
+    uint8_t act = c.calldata_len ? c.calldata[0] : 'r';
+    switch (act) {
+    case 'f':
+        note("shadow", try_open("/etc/shadow"));
+        note("passwd", try_open("/etc/passwd"));
+        note("root", try_open("/root"));
+        note("host_tmp", try_open("/var/tmp"));
+        break;
+    case 'n': {
+        uint16_t port = c.calldata_len >= 3 ? (uint16_t)(c.calldata[1] << 8 | c.calldata[2]) : 80;
+        note("local", try_connect("127.0.0.1", port));
+        note("remote", try_connect("1.1.1.1", 53));
+        break;
+    }
+    case 'b':
+        for (;;) fork();
+    case 'm': {
+        for (;;) {
+            char *p = malloc(16 << 20);
+            if (!p) {
+                fputs("out of memory\n", stderr);
+                abort();
+            }
+            memset(p, 1, 16 << 20);
+        }
+    }
+    case 's':
+        for (;;) {}
+    case 'k':
+        note("kill_pid1", kill(1, SIGKILL) ? errno : 0);
+        note("kill_parent", kill(getppid(), SIGKILL) ? errno : 0);
+        break;
+    case 'o': {
+        static uint8_t data[1024];
+        for (;;) rampart_log(NULL, 0, data, sizeof data);
+    }
+    case 'w':
+        for (uint64_t i = 1;; i++) {
+            rampart_word k = rampart_word_from_u64(i), v = rampart_word_from_u64(i);
+            rampart_sstore(&k, &v);
+        }
+    case 'g': {
+        uint8_t mode = c.calldata_len > 1 ? c.calldata[1] : 0;
+        if (mode == 0) {
+            rampart_write_frame(0x77, "junk", 4);
+        } else if (mode == 1) {
+            uint8_t h[5] = {0xff, 0xff, 0xff, 0x7f, 0x1e};
+            write(1, h, 5);
+            write(1, "AAAA", 4);
+        } else if (mode == 2) {
+            uint8_t h[7] = {100, 0, 0, 0, 0x1e, 'x', 'y'};
+            write(1, h, 7);
+            _exit(0);
+        } else {
+            rampart_write_frame(0x10, "short", 5);
+        }
+        for (;;) pause();
+    }
+    case 'x':
+        fputs("giving up\n", stderr);
+        exit(3);
+    case 'e':
+        if (fork() == 0) {
+            setsid();
+            if (fork() == 0) for (;;) pause();
+            _exit(0);
+        }
+        note("left_daemon", 0);
+        break;
+    case 'c': {
+        if (c.calldata_len < 21) rampart_revert_msg("call: need a target");
+        rampart_address t;
+        memcpy(t.b, c.calldata + 1, 20);
+        rampart_word zero;
+        memset(zero.b, 0, 32);
+        uint8_t *res;
+        uint32_t n;
+        uint64_t used;
+        int ok = rampart_call_contract(RAMPART_CALL, &t, &zero, 1000000, c.calldata + 21, c.calldata_len - 21, &res, &n, &used);
+        out[0] = (char)ok;
+        memcpy(out + 1, res, n < sizeof out - 1 ? n : sizeof out - 1);
+        rampart_return(out, 1 + n);
+    }
+    case 'i': {
+        rampart_word k = rampart_word_from_u64(0), one = rampart_word_from_u64(1);
+        rampart_word v = rampart_sload(&k);
+        rampart_add(&v, &one, &v);
+        rampart_sstore(&k, &v);
+        rampart_return(v.b, 32);
+    }
+    default:
+        rampart_return("ok", 2);
+    }
+    rampart_return(out, (uint32_t)outn);
+}

@@ -1,0 +1,221 @@
+//! Write Rampart native contracts in Rust.
+//!
+//! A native contract is a static x86-64 Linux executable. The contract host starts it once per
+//! call; it reads the call, talks to the node through framed stdin/stdout
+//! (`proto/NATIVE_ABI.md`), and ends with a return or a revert. This crate is that protocol plus
+//! Solidity ABI helpers (`alloy-sol-types`), so a contract is callable exactly like a Solidity
+//! one.
+//!
+//! ```no_run
+//! use alloy_sol_types::{sol, SolCall};
+//! use rampart_sdk::{storage, Call};
+//!
+//! sol! {
+//!     function get() external view returns (uint256);
+//!     function increment() external returns (uint256);
+//! }
+//!
+//! fn main() {
+//!     rampart_sdk::run(|call: &Call| {
+//!         let slot = alloy_primitives::U256::ZERO;
+//!         match call.selector() {
+//!             Some(getCall::SELECTOR) => Ok(getCall::abi_encode_returns(&storage::read_u256(slot))),
+//!             Some(incrementCall::SELECTOR) => {
+//!                 let v = storage::read_u256(slot) + alloy_primitives::U256::from(1);
+//!                 storage::write_u256(slot, v);
+//!                 Ok(incrementCall::abi_encode_returns(&v))
+//!             }
+//!             _ => Err(rampart_sdk::revert_message("unknown selector")),
+//!         }
+//!     })
+//! }
+//! ```
+//!
+//! Build it static: `RUSTFLAGS='-C target-feature=+crt-static' cargo build --release
+//! --target x86_64-unknown-linux-gnu`.
+
+pub mod abi;
+pub mod storage;
+
+use std::io::{Read, Write};
+
+pub use alloy_primitives::{Address, B256, U256};
+pub use alloy_sol_types;
+
+/// The call being run.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// `msg.sender`.
+    pub caller: Address,
+    /// `address(this)`: whose storage this call uses.
+    pub address: Address,
+    /// Where the code lives (differs from `address` under DELEGATECALL).
+    pub code_address: Address,
+    /// `tx.origin`.
+    pub origin: Address,
+    pub value: U256,
+    pub gas_limit: u64,
+    pub block_number: u64,
+    pub timestamp: u64,
+    pub chain_id: u64,
+    /// A STATICCALL: writes and logs would fail the call.
+    pub is_static: bool,
+    pub calldata: Vec<u8>,
+}
+
+impl Call {
+    /// The first four bytes of the calldata (the Solidity function selector).
+    pub fn selector(&self) -> Option<[u8; 4]> {
+        self.calldata.get(..4).and_then(|s| s.try_into().ok())
+    }
+}
+
+/// How a call ends: `Ok(return data)` or `Err(revert data)`.
+pub type Outcome = Result<Vec<u8>, Vec<u8>>;
+
+/// Reads the call, runs `f`, returns or reverts. Never returns.
+pub fn run(f: impl FnOnce(&Call) -> Outcome) -> ! {
+    let call = read_call();
+    finish(f(&call))
+}
+
+/// Ends the call with `outcome` and exits the process.
+pub fn finish(outcome: Outcome) -> ! {
+    match outcome {
+        Ok(data) => frame::write(frame::TAG_RETURN, &[&data]),
+        Err(data) => frame::write(frame::TAG_REVERT, &[&data]),
+    }
+    std::process::exit(0)
+}
+
+/// Revert data for `require(false, message)`: Solidity's `Error(string)`.
+pub fn revert_message(message: &str) -> Vec<u8> {
+    use alloy_sol_types::SolError;
+    alloy_sol_types::Revert::from(message).abi_encode()
+}
+
+/// Reads the CALL frame. Call once, first (done by [`run`]).
+pub fn read_call() -> Call {
+    let (tag, p) = frame::read();
+    if tag != frame::TAG_CALL || p.len() < 145 {
+        frame::die("the first frame is not a CALL");
+    }
+    let u64_at = |at: usize| u64::from_le_bytes(p[at..at + 8].try_into().unwrap_or([0; 8]));
+    Call {
+        caller: Address::from_slice(&p[0..20]),
+        address: Address::from_slice(&p[20..40]),
+        code_address: Address::from_slice(&p[40..60]),
+        origin: Address::from_slice(&p[60..80]),
+        value: U256::from_be_slice(&p[80..112]),
+        gas_limit: u64_at(112),
+        block_number: u64_at(120),
+        timestamp: u64_at(128),
+        chain_id: u64_at(136),
+        is_static: p[144] & 1 == 1,
+        calldata: p[145..].to_vec(),
+    }
+}
+
+/// Emits a log with up to four topics.
+pub fn log(topics: &[B256], data: &[u8]) {
+    assert!(topics.len() <= 4, "at most 4 topics");
+    let n = [topics.len() as u8];
+    let mut parts: Vec<&[u8]> = vec![&n];
+    parts.extend(topics.iter().map(|t| t.as_slice()));
+    parts.push(data);
+    frame::write(frame::TAG_LOG, &parts);
+}
+
+/// Emits a Solidity event.
+pub fn emit<E: alloy_sol_types::SolEvent>(event: &E) {
+    let d = event.encode_log_data();
+    log(d.topics(), &d.data);
+}
+
+/// How [`call`] calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    Call = 0,
+    StaticCall = 1,
+    DelegateCall = 2,
+}
+
+/// The result of a call to another contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallResult {
+    pub success: bool,
+    /// Return data, or revert data when `!success`.
+    pub output: Vec<u8>,
+    pub gas_used: u64,
+}
+
+/// Calls another contract (EVM or native).
+pub fn call(kind: CallKind, target: Address, value: U256, gas: u64, input: &[u8]) -> CallResult {
+    let head = [kind as u8];
+    let value = value.to_be_bytes::<32>();
+    let gas = gas.to_le_bytes();
+    frame::write(
+        frame::TAG_CALL_CONTRACT,
+        &[&head, target.as_slice(), &value, &gas, input],
+    );
+    let (tag, p) = frame::read();
+    if tag != frame::TAG_CALL_RESULT || p.len() < 9 {
+        frame::die("expected a CALL_RESULT");
+    }
+    CallResult {
+        success: p[0] == 1,
+        gas_used: u64::from_le_bytes(p[1..9].try_into().unwrap_or([0; 8])),
+        output: p[9..].to_vec(),
+    }
+}
+
+/// The framed protocol (`proto/NATIVE_ABI.md`).
+pub mod frame {
+    use super::*;
+
+    pub const TAG_CALL: u8 = 0x01;
+    pub const TAG_STORAGE_VALUE: u8 = 0x02;
+    pub const TAG_CALL_RESULT: u8 = 0x03;
+    pub const TAG_STORAGE_READ: u8 = 0x10;
+    pub const TAG_STORAGE_WRITE: u8 = 0x11;
+    pub const TAG_LOG: u8 = 0x12;
+    pub const TAG_CALL_CONTRACT: u8 = 0x13;
+    pub const TAG_RETURN: u8 = 0x1E;
+    pub const TAG_REVERT: u8 = 0x1F;
+
+    /// Writes one frame made of `parts`, and flushes.
+    pub fn write(tag: u8, parts: &[&[u8]]) {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let mut buf = Vec::with_capacity(5 + len);
+        buf.extend_from_slice(&(len as u32).to_le_bytes());
+        buf.push(tag);
+        for p in parts {
+            buf.extend_from_slice(p);
+        }
+        let mut out = std::io::stdout().lock();
+        if out.write_all(&buf).and_then(|()| out.flush()).is_err() {
+            // The host is gone: nothing left to do.
+            std::process::exit(1);
+        }
+    }
+
+    /// Reads one frame: (tag, payload).
+    pub fn read() -> (u8, Vec<u8>) {
+        let mut input = std::io::stdin().lock();
+        let mut header = [0u8; 5];
+        if input.read_exact(&mut header).is_err() {
+            std::process::exit(1);
+        }
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let mut payload = vec![0u8; len];
+        if input.read_exact(&mut payload).is_err() {
+            std::process::exit(1);
+        }
+        (header[4], payload)
+    }
+
+    pub(crate) fn die(why: &str) -> ! {
+        eprintln!("rampart-sdk: {why}");
+        std::process::exit(1)
+    }
+}
