@@ -82,6 +82,7 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -1,6 +1,8 @@
 //! Native contracts in real gVisor sandboxes (runsc). These tests need root and runsc and FAIL
 //! without them, unless RAMPART_SKIP_GVISOR=1 is set to skip them explicitly.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::process::Command;

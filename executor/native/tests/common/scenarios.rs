@@ -24,6 +24,9 @@ sol! {
 
 pub const GAS: u64 = 10_000_000;
 
+/// Storage slots, sorted.
+pub type Storage = Vec<((Address, B256), B256)>;
+
 #[derive(Clone, Copy, Debug)]
 pub enum Lang {
     Rust,
@@ -109,11 +112,7 @@ pub fn counter(backend: BackendKind, instance: &str, lang: Lang) {
 
 /// The token: mint, transfer, allowances, a failing transfer, events, and the Solidity storage
 /// layout. Returns the final storage and logs, to compare languages.
-pub fn token(
-    backend: BackendKind,
-    instance: &str,
-    lang: Lang,
-) -> (Vec<((Address, B256), B256)>, Vec<Log>) {
+pub fn token(backend: BackendKind, instance: &str, lang: Lang) -> (Storage, Vec<Log>) {
     let rt = runtime(backend, instance, |_| {});
     let mut bins = Binaries::default();
     let a = artifacts();
