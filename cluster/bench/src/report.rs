@@ -231,10 +231,15 @@ impl fmt::Display for Report {
             "  load          {} txs{duration} from {} senders, {rate}, {} in flight over {} HTTP clients, warm-up {}",
             p.txs, p.senders, p.concurrency, p.http_clients, p.warmup_txs
         )?;
+        let targets = match self.workload.as_str() {
+            "amm" => format!("pools {} (pool 0 hot)", p.pools),
+            "uups" => format!("proxies {} (proxy 0 hot)", p.proxies),
+            _ => format!("hot accounts {}", p.hot_accounts),
+        };
         writeln!(
             f,
-            "  contention    {} ({} of {} txs on the hot spot); hot accounts {}, pools {}, proxies {}",
-            p.contention, c.hot, c.submitted, p.hot_accounts, p.pools, p.proxies
+            "  contention    {} ({} of {} txs on the hot spot); {targets}",
+            p.contention, c.hot, c.submitted
         )?;
         writeln!(
             f,
