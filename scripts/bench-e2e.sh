@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
-# End to end: signed ERC-20 transfers through JSON-RPC from many senders, committed, on
-# `rampart dev` (release build) and on Hardhat's node, with the same client (`rampart bench`) and
-# workload, one after the other in one sitting. Prints both reports and the ratio.
-#   scripts/bench-e2e.sh            TXS=20000 SENDERS=200 CONCURRENCY=64 by default
-#   RATE=2500 scripts/bench-e2e.sh  open loop at a fixed rate (e.g. half the maximum)
+# End to end: `rampart bench` against `rampart dev` (release build) and/or Hardhat's node, with the
+# same client and workload, one after the other in one sitting. Prints each report and, when
+# both ran, the ratio. Reports (JSON, text) and SVG plots go to $OUT.
+#   scripts/bench-e2e.sh                          both targets, ERC-20, TXS=20000 SENDERS=200 CONCURRENCY=64
+#   scripts/bench-e2e.sh rampart                  only rampart dev (with its Prometheus metrics)
+#   scripts/bench-e2e.sh hardhat -- --workload amm --pools 8 --contention 0.1
+#                                                 anything after `--` goes to `rampart bench`
+#   RATE=2500 scripts/bench-e2e.sh                open loop at a fixed rate (e.g. half the maximum)
+#   HARDHAT_TXS=5000 scripts/bench-e2e.sh         fewer transactions for the (slower) Hardhat node
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+TARGET=${1:-both}
+[ $# -gt 0 ] && shift
+[ "${1:-}" = "--" ] && shift
+EXTRA=("$@")
+case "$TARGET" in rampart|hardhat|both) ;; *) echo "usage: $0 [rampart|hardhat|both] [-- bench flags]" >&2; exit 2;; esac
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/rampart-target}
 TXS=${TXS:-20000}; SENDERS=${SENDERS:-200}; CONCURRENCY=${CONCURRENCY:-64}; RATE=${RATE:-0}
 HARDHAT_TXS=${HARDHAT_TXS:-$TXS}
@@ -32,36 +41,43 @@ stop() {
 }
 trap stop EXIT
 
-run_bench() { # name url txs
-  "$BIN" bench --rpc "$2" --txs "$3" --senders "$SENDERS" --concurrency "$CONCURRENCY" --rate "$RATE" \
-    --json "$OUT/$1.json" --max-failure-share 1 | tee "$OUT/$1.txt"
+run_bench() { # name url txs [more flags]
+  local name=$1 url=$2 txs=$3; shift 3
+  "$BIN" bench --rpc "$url" --txs "$txs" --senders "$SENDERS" --concurrency "$CONCURRENCY" --rate "$RATE" \
+    --json "$OUT/$name.json" --plots "$OUT/$name-plots" --max-failure-share 1 --quiet "$@" "${EXTRA[@]}" | tee "$OUT/$name.txt"
 }
 
-PORT=$(free_port)
-"$BIN" dev --ephemeral --http-addr "127.0.0.1:$PORT" >"$OUT/rampart-node.log" 2>&1 &
-PID=$!
-wait_rpc "http://127.0.0.1:$PORT"
-run_bench rampart "http://127.0.0.1:$PORT" "$TXS"
-stop
+if [ "$TARGET" != hardhat ]; then
+  PORT=$(free_port); MPORT=$(free_port)
+  "$BIN" dev --ephemeral --http-addr "127.0.0.1:$PORT" --metrics-addr "127.0.0.1:$MPORT" >"$OUT/rampart-node.log" 2>&1 &
+  PID=$!
+  wait_rpc "http://127.0.0.1:$PORT"
+  run_bench rampart "http://127.0.0.1:$PORT" "$TXS" --metrics-url "http://127.0.0.1:$MPORT/metrics"
+  stop
+fi
 
-PORT=$(free_port)
-(cd tests/hardhat-bench && exec node ../node_modules/hardhat/internal/cli/cli.js node --hostname 127.0.0.1 --port "$PORT") >"$OUT/hardhat-node.log" 2>&1 &
-PID=$!
-wait_rpc "http://127.0.0.1:$PORT"
-run_bench hardhat "http://127.0.0.1:$PORT" "$HARDHAT_TXS"
-stop
+if [ "$TARGET" != rampart ]; then
+  PORT=$(free_port)
+  (cd tests/hardhat-bench && exec node ../node_modules/hardhat/internal/cli/cli.js node --hostname 127.0.0.1 --port "$PORT") >"$OUT/hardhat-node.log" 2>&1 &
+  PID=$!
+  wait_rpc "http://127.0.0.1:$PORT"
+  run_bench hardhat "http://127.0.0.1:$PORT" "$HARDHAT_TXS"
+  stop
+fi
 
 python3 - "$OUT" <<'PY'
-import json, sys
+import json, os, sys
 out = sys.argv[1]
-rows = {n: json.load(open(f"{out}/{n}.json")) for n in ("rampart", "hardhat")}
+rows = {n: json.load(open(f"{out}/{n}.json")) for n in ("rampart", "hardhat") if os.path.exists(f"{out}/{n}.json")}
 print()
-print(f"reports in {out}")
-print(f"{'endpoint':<10} {'committed tx/s':>15} {'p50 ms':>8} {'p99 ms':>8} {'committed':>10} {'rejected':>9} {'timed out':>10}")
+print(f"reports and plots in {out}")
+print(f"{'endpoint':<10} {'workload':<8} {'committed tx/s':>15} {'Mgas/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'committed':>10} {'failed':>7}")
 for n, d in rows.items():
     lat = d.get("latency_ms") or {}
     c = d["counts"]
-    print(f"{n:<10} {d['throughput']['committed_tx_per_s']:>15.0f} {lat.get('p50', float('nan')):>8.0f} {lat.get('p99', float('nan')):>8.0f} {c['committed']:>10} {c['rejected']:>9} {c['timed_out']:>10}")
-ratio = rows["rampart"]["throughput"]["committed_tx_per_s"] / rows["hardhat"]["throughput"]["committed_tx_per_s"]
-print(f"ratio rampart/hardhat committed tx/s = {ratio:.2f}")
+    t = d["throughput"]
+    print(f"{n:<10} {d['workload']:<8} {t['committed_tx_per_s']:>15.0f} {t['gas_per_s']/1e6:>8.1f} {lat.get('p50', float('nan')):>8.0f} {lat.get('p99', float('nan')):>8.0f} {c['committed']:>10} {c['failed']:>7}")
+if len(rows) == 2 and rows["hardhat"]["throughput"]["committed_tx_per_s"] > 0:
+    ratio = rows["rampart"]["throughput"]["committed_tx_per_s"] / rows["hardhat"]["throughput"]["committed_tx_per_s"]
+    print(f"ratio rampart/hardhat committed tx/s = {ratio:.2f}")
 PY

@@ -100,11 +100,38 @@ pub async fn main(args: BenchArgs) -> Result<Report> {
             println!("plot written to {}", p.display());
         }
     }
-    if !report.passed {
-        return Err(BenchError::FailureShare {
+    verdict(&report)?;
+    Ok(report)
+}
+
+/// The exit verdict of a finished run: `Err(FailureShare)` when more transactions failed than
+/// `max_failure_share` allows (the command then exits non-zero).
+pub fn verdict(report: &Report) -> Result<()> {
+    if report.passed && report.failure_share <= report.max_failure_share {
+        Ok(())
+    } else {
+        Err(BenchError::FailureShare {
             share: report.failure_share,
             limit: report.max_failure_share,
-        });
+        })
     }
-    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdict_follows_the_failure_share() {
+        let mut r = report::tests::sample();
+        // 1 failed of 10 against a limit of 0.01.
+        let e = verdict(&r).expect_err("over the limit");
+        assert!(matches!(e, BenchError::FailureShare { .. }));
+        assert!(e.to_string().contains("--max-failure-share 0.01"), "{e}");
+        r.max_failure_share = 0.1;
+        r.passed = true;
+        verdict(&r).expect("at the limit passes");
+        r.failure_share = 0.11;
+        assert!(verdict(&r).is_err());
+    }
 }

@@ -223,18 +223,24 @@ impl fmt::Display for Report {
         } else {
             "closed loop".to_string()
         };
-        let duration = p
-            .duration_s
-            .map_or(String::new(), |d| format!(", for {d} s"));
+        let amount = match p.duration_s {
+            Some(d) => format!("{d} s (at most {} txs)", p.txs),
+            None => format!("{} txs", p.txs),
+        };
         writeln!(
             f,
-            "  load          {} txs{duration} from {} senders, {rate}, {} in flight over {} HTTP clients, warm-up {}",
-            p.txs, p.senders, p.concurrency, p.http_clients, p.warmup_txs
+            "  load          {amount} from {} senders, {rate}, {} in flight over {} HTTP clients, warm-up {}",
+            p.senders, p.concurrency, p.http_clients, p.warmup_txs
         )?;
+        let targets = match self.workload.as_str() {
+            "amm" => format!("pools {} (pool 0 hot)", p.pools),
+            "uups" => format!("proxies {} (proxy 0 hot)", p.proxies),
+            _ => format!("hot accounts {}", p.hot_accounts),
+        };
         writeln!(
             f,
-            "  contention    {} ({} of {} txs on the hot spot); hot accounts {}, pools {}, proxies {}",
-            p.contention, c.hot, c.submitted, p.hot_accounts, p.pools, p.proxies
+            "  contention    {} ({} of {} txs on the hot spot); {targets}",
+            p.contention, c.hot, c.submitted
         )?;
         writeln!(
             f,

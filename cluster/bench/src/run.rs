@@ -424,7 +424,7 @@ impl Progress {
             indicatif::ProgressBar::hidden()
         };
         if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{prefix:>8} [{elapsed_precise}] {bar:30} {pos}/{len} sent  {msg}",
+            "{prefix:>7} {elapsed:>4} {bar:20} {pos}/{len} sent {msg}",
         ) {
             bar.set_style(style);
         }
@@ -451,7 +451,7 @@ impl Progress {
                     }
                     bar.set_position(board.submitted.load(Ordering::Relaxed) - s0);
                     bar.set_message(format!(
-                        "committed {}  {:.0} tx/s  errors {}",
+                        "| committed {} | {:.0} tx/s | errors {}",
                         c - c0,
                         rate,
                         board.send_errors.load(Ordering::Relaxed) - e0

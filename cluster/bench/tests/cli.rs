@@ -115,3 +115,64 @@ async fn unfunded_key_exits_non_zero_and_a_good_run_exits_zero() {
     }
     node.shutdown().await;
 }
+
+/// A node that refuses nonces more than 4 ahead of the committed one, with slow blocks: most of
+/// a burst of 20 transactions per sender is rejected at ingress (or left behind a nonce gap and
+/// times out). The run completes, the report counts the failures, and the exit status is 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failure_share_over_the_limit_exits_non_zero() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut c = NodeConfig::default();
+    c.rpc.addr = "127.0.0.1:0".parse().expect("addr");
+    c.block.interval_ms = 500;
+    c.storage.sync_writes = false;
+    c.mempool.max_nonce_gap = 4;
+    let node = Node::start(c, dir.path()).await.expect("node starts");
+    let url = format!("http://{}", node.rpc_addr);
+    let out = tempfile::tempdir().expect("tmp");
+    let json = out.path().join("r.json");
+    let o = bench(&[
+        "--rpc",
+        &url,
+        "--workload",
+        "eth",
+        "--senders",
+        "3",
+        "--txs",
+        "60",
+        "--warmup-txs",
+        "0",
+        "--timeout",
+        "3",
+        "--json",
+        json.to_str().expect("utf-8"),
+        "--quiet",
+    ])
+    .await;
+    assert!(
+        !o.status.success(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let e = stderr(&o);
+    assert!(
+        e.contains("failure share") && e.contains("--max-failure-share"),
+        "{e}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("parses");
+    let n = |k: &str| v["counts"][k].as_u64().expect(k);
+    assert_eq!(n("submitted"), 60);
+    assert_eq!(
+        n("submitted"),
+        n("committed") + n("rejected") + n("timed_out")
+    );
+    assert_eq!(n("failed"), n("rejected") + n("reverted") + n("timed_out"));
+    assert!(n("rejected") > 0, "{v}");
+    assert_eq!(v["passed"], false);
+    let errors = v["top_errors"].to_string();
+    assert!(errors.contains("nonce"), "{errors}");
+    // What was committed is on chain: the nonce check holds even in a failed run.
+    assert_eq!(v["chain_check"]["matches"], true, "{}", v["chain_check"]);
+    node.shutdown().await;
+}

@@ -26,8 +26,9 @@ enum Command {
     Dev(DevArgs),
     /// Load-test any Ethereum JSON-RPC endpoint: committed tx/s, gas/s and latency for ETH and
     /// ERC-20 transfers, AMM swaps and UUPS proxy calls, with a contention knob; table, JSON
-    /// and SVG plots.
-    Bench(rampart_bench::BenchArgs),
+    /// and SVG plots. A flag given twice takes its last value (scripts append overrides).
+    #[command(args_override_self = true)]
+    Bench(Box<rampart_bench::BenchArgs>),
     /// Run one cluster node from a configuration file (production).
     Node(cluster::NodeArgs),
     /// Start a local cluster of N node processes on loopback; Ctrl-C stops it.
@@ -168,7 +169,7 @@ fn main() -> anyhow::Result<()> {
         let _telemetry = rampart_telemetry::init("rampart")?;
         match cli.command {
             Command::Dev(args) => dev(args).await,
-            Command::Bench(args) => rampart_bench::main(args)
+            Command::Bench(args) => rampart_bench::main(*args)
                 .await
                 .map(|_| ())
                 .map_err(Into::into),
