@@ -18,6 +18,8 @@ dpkg -s gcc >/dev/null 2>&1 || need_apt+=(gcc)
 dpkg -s libc6-dev >/dev/null 2>&1 || need_apt+=(libc6-dev)
 dpkg -s make >/dev/null 2>&1 || need_apt+=(make)
 dpkg -s runsc >/dev/null 2>&1 || need_apt+=(runsc)
+# The cluster suite (tests/js/cluster.test.js) finds node processes with pgrep and ps.
+dpkg -s procps >/dev/null 2>&1 || need_apt+=(procps)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo

@@ -656,6 +656,13 @@ pub struct ExportInfo {
 /// Replication support: the applied Raft index, and whole-state export and install for
 /// snapshots (a new or lagging replica receives a consistent copy of every column family).
 impl StateStore {
+    /// Stops RocksDB's background flushes and compactions and waits for running ones, so a
+    /// process can exit while clones of the store are still held elsewhere (RocksDB aborts
+    /// when its background threads outlive its static state at exit). Call once, at shutdown.
+    pub fn quiesce(&self) {
+        self.db.cancel_all_background_work(true);
+    }
+
     /// Records the last applied Raft index for entries that change no block (no-ops,
     /// membership changes, superseded proposals). Not synced on its own: the next block batch
     /// is, and an index that goes back after a power loss only replays idempotent entries.

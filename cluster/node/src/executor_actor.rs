@@ -95,7 +95,7 @@ impl Handler<ExecuteBlock> for BlockExecutor {
 #[derive(Debug)]
 pub struct ExecutorHandle {
     pub addr: Addr<BlockExecutor>,
-    system: actix::System,
+    pub(crate) system: actix::System,
     thread: Option<JoinHandle<()>>,
 }
 

@@ -228,9 +228,12 @@ impl Node {
         if let Some(t) = self.metrics_task {
             t.abort();
         }
-        if let Ok(mut executor) = Arc::try_unwrap(self.executor) {
-            executor.stop();
+        match Arc::try_unwrap(self.executor) {
+            Ok(mut executor) => executor.stop(),
+            // Someone still holds the handle: at least stop the actor system.
+            Err(shared) => shared.system.stop(),
         }
+        self.backend.store.quiesce();
         info!(target: "rampart::node", "node stopped");
     }
 }
