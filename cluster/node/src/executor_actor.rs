@@ -63,7 +63,11 @@ impl Handler<ExecuteBlock> for BlockExecutor {
             extra_data: msg.extra_data,
         };
         match &self.parallel {
-            None => execute_block(&snapshot, &self.chain, &input),
+            None => {
+                let outcome = execute_block(&snapshot, &self.chain, &input)?;
+                self.metrics.blocks_sequential_total.fetch_add(1, Relaxed);
+                Ok(outcome)
+            }
             Some(config) => {
                 let (outcome, stats) =
                     execute_block_parallel_with(&snapshot, &self.chain, &input, config)?;
