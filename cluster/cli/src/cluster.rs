@@ -93,7 +93,8 @@ pub struct UpArgs {
     /// Block interval in milliseconds [default: 100].
     #[arg(long)]
     block_time_ms: Option<u64>,
-    /// Base configuration every node starts from (its `[cluster]` and addresses are replaced).
+    /// Base configuration every node starts from (addresses, ids and peers are replaced; its
+    /// `[cluster.raft]` is kept; it needs `id` and `listen` placeholders to parse).
     #[arg(long)]
     config: Option<PathBuf>,
     /// Mutual TLS between the nodes, with a cluster CA and node certificates generated under
@@ -128,7 +129,12 @@ fn local_config(
             })
             .collect(),
         join: false,
-        raft: Default::default(),
+        // Raft timing and bounds come from the base configuration's [cluster.raft], if any.
+        raft: base
+            .cluster
+            .as_ref()
+            .map(|c| c.raft.clone())
+            .unwrap_or_default(),
         tls,
     });
     c

@@ -122,6 +122,29 @@ impl Cluster {
         Self { dir, members }
     }
 
+    /// `n` single-node clusters on one chain: a deliberately broken "cluster" whose members do
+    /// not replicate, for the negative control.
+    fn independent(n: u64, tuning: &Tuning) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("rampart-cluster-test-")
+            .tempdir()
+            .expect("tempdir");
+        let mut members: Vec<Member> = (1..=n)
+            .map(|id| Member {
+                id,
+                rpc_port: free_port(),
+                peer_port: free_port(),
+                config: dir.path().join(format!("node{id}.toml")),
+                child: None,
+            })
+            .collect();
+        for m in &mut members {
+            write_config(dir.path(), m, &[(m.id, m.peer_port)], false, tuning);
+            m.start();
+        }
+        Self { dir, members }
+    }
+
     /// Starts node `id` as a joining member (empty log) that knows the current members.
     fn add_joiner(&mut self, id: u64, tuning: &Tuning) -> &Member {
         let mut m = Member {
@@ -597,4 +620,36 @@ async fn lagging_and_new_nodes_catch_up_by_snapshot_and_membership_changes() {
     wait_receipts(&lurl, &more).await;
     acknowledged.extend(more);
     check_invariants(&cluster, &acknowledged).await;
+}
+
+/// Negative control: the invariant checks must catch replicas that do not agree. Two nodes that
+/// each form their own one-node cluster on the same genesis build different blocks at height 1
+/// (the same holds for a build that applied a block twice or skipped the parent check), and
+/// `check_invariants` must fail on them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "replicas disagree at height")]
+async fn negative_control_divergent_replicas_are_caught() {
+    let tuning = Tuning {
+        compaction: 10_000,
+        retain: 1_000,
+    };
+    let cluster = Cluster::independent(2, &tuning);
+    // Different transactions on each, so their blocks differ. (Empty blocks built in the same
+    // second are identical on both — blocks are a pure function of parent, time and txs.)
+    let urls = cluster.live_urls();
+    let send_one = |url: String, from: &'static str| async move {
+        wait_for("a node that accepts a transaction", || {
+            let url = url.clone();
+            async move {
+                let h = send_transfers(&url, from, 1).await;
+                (!h.is_empty()).then_some(h)
+            }
+        })
+        .await
+    };
+    let a = send_one(urls[0].clone(), DEV[0]).await;
+    let b = send_one(urls[1].clone(), DEV[1]).await;
+    wait_receipts(&urls[0], &a).await;
+    wait_receipts(&urls[1], &b).await;
+    check_invariants(&cluster, &[]).await;
 }
