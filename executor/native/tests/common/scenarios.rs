@@ -271,7 +271,15 @@ pub fn nested_call(backend: BackendKind, instance: &str) {
         assert_eq!(o.output[0], 1, "nested call succeeded");
         assert_eq!(U256::from_be_slice(&o.output[1..]), U256::from(i));
         assert_eq!(o.stats.nested_calls, 1);
-        assert!(o.stats.nested_gas > 20_000, "{o:?}");
+        // At least the callee's state access: a cold read (2,100) and a write — setting a zero
+        // slot (20,000) the first time, resetting it (2,900) the second. Execution time adds a
+        // wall-clock share on top, so only the lower bound is exact.
+        let state_gas = if i == 1 {
+            2_100 + 20_000
+        } else {
+            2_100 + 2_900
+        };
+        assert!(o.stats.nested_gas >= state_gas, "{o:?}");
     }
     // The callee's storage is its own; its event names it.
     assert_eq!(host.slot(counter_at, B256::ZERO), B256::from(U256::from(2)));
