@@ -423,3 +423,110 @@ async fn relay_delivers_batches_to_every_peer() {
     }
     stop(nodes).await;
 }
+
+/// Partition the leader from the majority by cutting its links in the transport (both
+/// directions): the isolated leader's proposal never commits, it steps down (check quorum), the
+/// majority elects a new leader and commits; after healing, the old leader's uncommitted entry
+/// is replaced and every log agrees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_isolated_leader_never_commits_and_the_majority_goes_on() {
+    let nodes = start(&[1, 2, 3], &[None, None, None]).await;
+    elect_and_commit(&nodes, 3).await;
+    let old = status_leader(&nodes[0].handle).await.expect("leader");
+    let addr_of = |id: u64| {
+        nodes
+            .iter()
+            .find(|n| n.id == id)
+            .expect("node")
+            .addr
+            .to_string()
+    };
+    let others: Vec<u64> = nodes.iter().map(|n| n.id).filter(|&id| id != old).collect();
+    let leader = nodes.iter().find(|n| n.id == old).expect("leader");
+    for &o in &others {
+        leader.network.remove_peer(o);
+        nodes
+            .iter()
+            .find(|n| n.id == o)
+            .expect("node")
+            .network
+            .remove_peer(old);
+    }
+    let applied_before = leader.app.lock().entries.len();
+    // The isolated leader still takes the proposal into its log (it does not know yet) …
+    let _ = leader
+        .handle
+        .propose(b"isolated".to_vec())
+        .expect("queued")
+        .await;
+    // … and the majority elects another leader and commits without it.
+    let majority: Vec<&TestNode> = nodes.iter().filter(|n| n.id != old).collect();
+    wait("a new leader in the majority", || async {
+        let l = status_leader(&majority[0].handle).await;
+        l.is_some() && l != Some(old) && status_leader(&majority[1].handle).await == l
+    })
+    .await;
+    let new = status_leader(&majority[0].handle).await.expect("leader");
+    let nh = &nodes
+        .iter()
+        .find(|n| n.id == new)
+        .expect("new leader")
+        .handle;
+    for i in 0..5 {
+        nh.propose(format!("majority {i}").into_bytes())
+            .expect("queued")
+            .await
+            .expect("answer")
+            .expect("proposed");
+    }
+    wait("the majority applied its entries", || async {
+        majority
+            .iter()
+            .all(|n| n.app.lock().entries.iter().any(|e| e.data == b"majority 4"))
+    })
+    .await;
+    assert_eq!(
+        leader.app.lock().entries.len(),
+        applied_before,
+        "the isolated leader applied nothing while cut off"
+    );
+    assert!(
+        majority
+            .iter()
+            .all(|n| n.app.lock().entries.iter().all(|e| e.data != b"isolated")),
+        "the isolated proposal never committed"
+    );
+    // Heal: the old leader catches up, and its uncommitted entry is gone everywhere.
+    for &o in &others {
+        leader.network.set_peer(o, &addr_of(o)).expect("peer");
+        nodes
+            .iter()
+            .find(|n| n.id == o)
+            .expect("node")
+            .network
+            .set_peer(old, &addr_of(old))
+            .expect("peer");
+    }
+    wait("the old leader caught up", || async {
+        leader
+            .app
+            .lock()
+            .entries
+            .iter()
+            .any(|e| e.data == b"majority 4")
+    })
+    .await;
+    let reference = majority[0].app.lock().entries.clone();
+    for n in &nodes {
+        let e = n.app.lock().entries.clone();
+        let k = e.len().min(reference.len());
+        assert_eq!(
+            e[..k],
+            reference[..k],
+            "logs agree after healing (node {})",
+            n.id
+        );
+        assert!(e.iter().all(|x| x.data != b"isolated"));
+    }
+    stop(nodes).await;
+}
