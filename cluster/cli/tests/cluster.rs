@@ -472,6 +472,21 @@ async fn replicates_through_any_node_and_survives_leader_kill() {
     let url = cluster.member(first).url();
     wait_receipts(&url, &acknowledged).await;
     check_invariants(&cluster, &acknowledged).await;
+
+    // Leadership handed back on request: the transfer goes through the current leader.
+    let current = leader(&cluster).await;
+    let lurl = cluster.member(current).url();
+    rpc(&lurl, "rampart_transferLeader", rpc_params![first])
+        .await
+        .expect("transfer requested");
+    wait_for("the requested leader", || async {
+        (leader(&cluster).await == first).then_some(())
+    })
+    .await;
+    let after = send_transfers(&url, DEV[0], 3).await;
+    wait_receipts(&url, &after).await;
+    acknowledged.extend(after);
+    check_invariants(&cluster, &acknowledged).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
