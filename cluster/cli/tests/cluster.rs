@@ -97,6 +97,7 @@ struct Cluster {
 struct Tuning {
     compaction: u64,
     retain: u64,
+    max_entry_bytes: u64,
 }
 
 impl Cluster {
@@ -239,6 +240,7 @@ heartbeat_tick = 2
 log_compaction_threshold_entries = {compaction}
 log_retain_entries = {retain}
 commit_timeout_ms = 3000
+max_entry_bytes = {max_entry}
 
 {peers_toml}"#,
         data = dir.join(format!("node{}", m.id)).display(),
@@ -247,6 +249,7 @@ commit_timeout_ms = 3000
         peer = m.peer_port,
         compaction = t.compaction,
         retain = t.retain,
+        max_entry = t.max_entry_bytes,
     );
     std::fs::write(&m.config, text).expect("write config");
 }
@@ -434,6 +437,7 @@ async fn replicates_through_any_node_and_survives_leader_kill() {
     let tuning = Tuning {
         compaction: 10_000,
         retain: 1_000,
+        max_entry_bytes: 8 << 20,
     };
     let mut cluster = Cluster::new(3, &tuning);
     let first = leader(&cluster).await;
@@ -494,6 +498,7 @@ async fn minority_never_commits_and_majority_recovers() {
     let tuning = Tuning {
         compaction: 10_000,
         retain: 1_000,
+        max_entry_bytes: 8 << 20,
     };
     let mut cluster = Cluster::new(3, &tuning);
     let first = leader(&cluster).await;
@@ -540,6 +545,7 @@ async fn lagging_and_new_nodes_catch_up_by_snapshot_and_membership_changes() {
     let tuning = Tuning {
         compaction: 20,
         retain: 5,
+        max_entry_bytes: 8 << 20,
     };
     let mut cluster = Cluster::new(3, &tuning);
     let first = leader(&cluster).await;
@@ -647,6 +653,7 @@ async fn negative_control_divergent_replicas_are_caught() {
     let tuning = Tuning {
         compaction: 10_000,
         retain: 1_000,
+        max_entry_bytes: 8 << 20,
     };
     let cluster = Cluster::independent(2, &tuning);
     // Different transactions on each, so their blocks differ. (Empty blocks built in the same
@@ -667,4 +674,45 @@ async fn negative_control_divergent_replicas_are_caught() {
     wait_receipts(&urls[0], &a).await;
     wait_receipts(&urls[1], &b).await;
     check_invariants(&cluster, &[]).await;
+}
+
+/// Blocks whose Raft entry would exceed the entry limit are rebuilt smaller: with a 3 KiB limit
+/// (a handful of transfers per block) a burst of transfers still commits completely.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks_above_the_entry_limit_are_rebuilt_smaller() {
+    let tuning = Tuning {
+        compaction: 10_000,
+        retain: 1_000,
+        max_entry_bytes: 3 << 10,
+    };
+    let cluster = Cluster::new(3, &tuning);
+    let first = leader(&cluster).await;
+    let url = cluster
+        .members
+        .iter()
+        .find(|m| m.id == first)
+        .map(Member::url)
+        .expect("leader");
+    // Concurrent senders so that many transactions wait for one block.
+    let mut tasks = Vec::new();
+    for from in DEV {
+        let url = url.clone();
+        tasks.push(tokio::spawn(
+            async move { send_transfers(&url, from, 25).await },
+        ));
+    }
+    let mut acknowledged = Vec::new();
+    for t in tasks {
+        acknowledged.extend(t.await.expect("sender"));
+    }
+    assert_eq!(acknowledged.len(), 100);
+    wait_receipts(&url, &acknowledged).await;
+    check_invariants(&cluster, &acknowledged).await;
+    assert!(
+        cluster.members.iter().any(|m| cluster
+            .log_of(m.id)
+            .contains("rebuilding with fewer transactions")),
+        "the entry limit was hit and handled:\n{}",
+        cluster.logs()
+    );
 }

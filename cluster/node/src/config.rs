@@ -221,6 +221,10 @@ pub struct RaftConfig {
     /// Longest the leader waits for its block to commit before it builds again (default
     /// 5,000 ms).
     pub commit_timeout_ms: u64,
+    /// Largest Raft entry, i.e. one encoded block with receipts and write set (default 8 MiB).
+    /// A block above it is rebuilt with half the transactions; one transaction whose block
+    /// alone exceeds it is dropped from the mempool.
+    pub max_entry_bytes: u64,
 }
 
 impl Default for RaftConfig {
@@ -232,6 +236,7 @@ impl Default for RaftConfig {
             log_compaction_threshold_entries: 10_000,
             log_retain_entries: 1_000,
             commit_timeout_ms: 5_000,
+            max_entry_bytes: 8 << 20,
         }
     }
 }

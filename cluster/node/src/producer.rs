@@ -48,6 +48,7 @@ pub(crate) async fn build_block(
     node: &NodeBackend,
     executor: &actix::Addr<crate::executor_actor::BlockExecutor>,
     allow_empty: bool,
+    max_txs: usize,
 ) -> Result<Option<BuiltBlock>, ProduceError> {
     let head = node
         .store
@@ -61,7 +62,7 @@ pub(crate) async fn build_block(
     let nonce_of = |a: &Address| store.account(a).ok().flatten().map_or(0, |acc| acc.nonce);
     let txs = node
         .pool
-        .select(node.config.block.max_txs, node.spec.gas_limit, nonce_of);
+        .select(max_txs.max(1), node.spec.gas_limit, nonce_of);
     if txs.is_empty() && !allow_empty {
         return Ok(None);
     }
@@ -164,7 +165,8 @@ pub async fn produce_block(
     executor: &actix::Addr<crate::executor_actor::BlockExecutor>,
     allow_empty: bool,
 ) -> Result<Option<Arc<ExecutedBlock>>, ProduceError> {
-    let Some(built) = build_block(node, executor, allow_empty).await? else {
+    let Some(built) = build_block(node, executor, allow_empty, node.config.block.max_txs).await?
+    else {
         return Ok(None);
     };
     let block = Arc::new(built.block);

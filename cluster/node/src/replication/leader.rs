@@ -32,6 +32,9 @@ pub(crate) async fn run(
     // took over (its no-op entry), so every block of earlier terms is applied first.
     let mut barrier: Option<(u64, u64)> = None; // (role change count, index)
     let mut failures = 0u32;
+    // Lowered when a block's Raft entry came out above the entry size limit; back to the
+    // configured maximum after the next block that fits.
+    let mut max_txs = node.config.block.max_txs;
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -63,17 +66,22 @@ pub(crate) async fn run(
             continue;
         }
         let span = info_span!(target: "rampart::node", "node.build_block");
-        match propose_block(
+        let attempt = propose_block(
             &node,
             &executor,
             &shared,
             &handle,
             allow_empty,
             commit_timeout,
+            &mut max_txs,
         )
-        .instrument(span)
-        .await
-        {
+        .instrument(span);
+        let result = tokio::select! {
+            r = attempt => r,
+            // Stopping: a proposal in flight commits (or not) without us; the log decides.
+            _ = shutdown.changed() => break,
+        };
+        match result {
             Ok(true) => {
                 failures = 0;
                 last_block = tokio::time::Instant::now();
@@ -99,6 +107,8 @@ async fn status_last_index(handle: &rampart_consensus::DriverHandle) -> Option<u
 }
 
 /// Builds one block, proposes it and waits for it to be applied. True when it committed.
+/// A block whose entry is above Raft's entry limit is rebuilt with half the transactions;
+/// a single transaction that alone is too large leaves the pool.
 async fn propose_block(
     node: &NodeBackend,
     executor: &ExecutorHandle,
@@ -106,8 +116,9 @@ async fn propose_block(
     handle: &rampart_consensus::DriverHandle,
     allow_empty: bool,
     commit_timeout: Duration,
+    max_txs: &mut usize,
 ) -> Result<bool, String> {
-    let Some(built) = build_block(node, &executor.addr, allow_empty)
+    let Some(built) = build_block(node, &executor.addr, allow_empty, *max_txs)
         .await
         .map_err(|e| e.to_string())?
     else {
@@ -130,7 +141,29 @@ async fn propose_block(
         .await
         .map_err(|e| e.to_string())?;
     let proposed = match proposed {
-        Ok(p) => p,
+        Ok(p) => {
+            *max_txs = node.config.block.max_txs;
+            p
+        }
+        Err(rampart_consensus::ConsensusError::EntryTooLarge {
+            size_bytes,
+            max_bytes,
+        }) => {
+            if txs <= 1 {
+                // One transaction whose block cannot be replicated: it can never be included.
+                let hash = oversized_tx_hash(node, number);
+                warn!(target: "rampart::node", number, size_bytes, max_bytes, tx = ?hash,
+                    "a single transaction's block exceeds the Raft entry limit; dropping the transaction");
+                if let Some(h) = hash {
+                    node.pool.remove(&[h], true);
+                }
+            } else {
+                *max_txs = (txs / 2).max(1);
+                warn!(target: "rampart::node", number, txs, size_bytes, max_bytes,
+                    next_max_txs = *max_txs, "block entry above the Raft entry limit; rebuilding with fewer transactions");
+            }
+            return Ok(false);
+        }
         Err(e) => {
             // Not the leader any more, or overloaded: the transactions stay in the pool.
             debug!(target: "rampart::node", number, error = %e, "block not proposed");
@@ -165,4 +198,16 @@ async fn propose_block(
             Ok(false)
         }
     }
+}
+
+/// The transaction a one-transaction block would hold (the first the pool would select).
+fn oversized_tx_hash(node: &NodeBackend, _number: u64) -> Option<alloy_primitives::B256> {
+    use rampart_primitives::StateReader as _;
+    let store = &node.store;
+    let nonce_of =
+        |a: &alloy_primitives::Address| store.account(a).ok().flatten().map_or(0, |acc| acc.nonce);
+    node.pool
+        .select(1, node.spec.gas_limit, nonce_of)
+        .first()
+        .map(|tx| tx.hash)
 }

@@ -148,6 +148,7 @@ impl Replication {
         consensus.heartbeat_tick = config.raft.heartbeat_tick;
         consensus.log_compaction_threshold_entries = config.raft.log_compaction_threshold_entries;
         consensus.log_retain_entries = config.raft.log_retain_entries;
+        consensus.max_entry_size_bytes = config.raft.max_entry_bytes;
         // Snapshots carry a descriptor only; the state streams separately.
         consensus.max_snapshot_size_bytes = 1 << 20;
         let source = applier::DescriptorSource {
