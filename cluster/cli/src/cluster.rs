@@ -15,7 +15,7 @@ use rampart_node::config::{ClusterConfig, PeerConfig};
 use rampart_node::{Node, NodeConfig};
 use serde_json::Value;
 
-use crate::{load_config, shutdown_signal};
+use crate::{load_config, print_dev_accounts, shutdown_signal};
 
 #[derive(Debug, Args)]
 pub struct NodeArgs {
@@ -267,17 +267,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         );
     }
     if base.genesis.is_none() {
-        println!();
-        println!(
-            "Development accounts (10000 ETH each; these keys are public, never use them on a real network):"
-        );
-        for (i, s) in rampart_node::dev_signers().iter().enumerate() {
-            println!(
-                "  ({i:>2}) {}  key 0x{}",
-                s.address(),
-                hex::encode(s.to_bytes())
-            );
-        }
+        print_dev_accounts();
     }
     println!();
     println!("Every node serves reads and accepts transactions. Ctrl-C stops the cluster.");

@@ -77,6 +77,21 @@ pub(crate) fn load_config(path: Option<&PathBuf>) -> anyhow::Result<NodeConfig> 
     }
 }
 
+/// The prefunded development accounts and their (public) keys.
+pub(crate) fn print_dev_accounts() {
+    println!();
+    println!(
+        "Development accounts (10000 ETH each; these keys are public, never use them on a real network):"
+    );
+    for (i, s) in rampart_node::dev_signers().iter().enumerate() {
+        println!(
+            "  ({i:>2}) {}  key 0x{}",
+            s.address(),
+            hex::encode(s.to_bytes())
+        );
+    }
+}
+
 pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -137,17 +152,7 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
         println!("  metrics:    http://{m}/metrics");
     }
     if config.genesis.is_none() {
-        println!();
-        println!(
-            "Development accounts (10000 ETH each; these keys are public, never use them on a real network):"
-        );
-        for (i, s) in rampart_node::dev_signers().iter().enumerate() {
-            println!(
-                "  ({i:>2}) {}  key 0x{}",
-                s.address(),
-                hex::encode(s.to_bytes())
-            );
-        }
+        print_dev_accounts();
     }
     println!();
     println!("Listening on http://{addr}");

@@ -48,6 +48,17 @@ struct Member {
 }
 
 impl Member {
+    /// Member `id` on fresh ports, its configuration and log under `dir`; not started.
+    fn new(dir: &Path, id: u64) -> Self {
+        Self {
+            id,
+            rpc_port: free_port(),
+            peer_port: free_port(),
+            config: dir.join(format!("node{id}.toml")),
+            child: None,
+        }
+    }
+
     fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.rpc_port)
     }
@@ -106,15 +117,7 @@ impl Cluster {
             .prefix("rampart-cluster-test-")
             .tempdir()
             .expect("tempdir");
-        let mut members: Vec<Member> = (1..=n)
-            .map(|id| Member {
-                id,
-                rpc_port: free_port(),
-                peer_port: free_port(),
-                config: dir.path().join(format!("node{id}.toml")),
-                child: None,
-            })
-            .collect();
+        let mut members: Vec<Member> = (1..=n).map(|id| Member::new(dir.path(), id)).collect();
         let peers: Vec<(u64, u16)> = members.iter().map(|m| (m.id, m.peer_port)).collect();
         for m in &mut members {
             write_config(dir.path(), m, &peers, false, tuning);
@@ -130,15 +133,7 @@ impl Cluster {
             .prefix("rampart-cluster-test-")
             .tempdir()
             .expect("tempdir");
-        let mut members: Vec<Member> = (1..=n)
-            .map(|id| Member {
-                id,
-                rpc_port: free_port(),
-                peer_port: free_port(),
-                config: dir.path().join(format!("node{id}.toml")),
-                child: None,
-            })
-            .collect();
+        let mut members: Vec<Member> = (1..=n).map(|id| Member::new(dir.path(), id)).collect();
         for m in &mut members {
             write_config(dir.path(), m, &[(m.id, m.peer_port)], false, tuning);
             m.start();
@@ -148,13 +143,7 @@ impl Cluster {
 
     /// Starts node `id` as a joining member (empty log) that knows the current members.
     fn add_joiner(&mut self, id: u64, tuning: &Tuning) -> &Member {
-        let mut m = Member {
-            id,
-            rpc_port: free_port(),
-            peer_port: free_port(),
-            config: self.dir.path().join(format!("node{id}.toml")),
-            child: None,
-        };
+        let mut m = Member::new(self.dir.path(), id);
         let peers: Vec<(u64, u16)> = self
             .members
             .iter()
