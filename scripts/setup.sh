@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Rampart needs on a fresh Debian bookworm machine.
 # Idempotent: quick when everything is already there.
-#   scripts/setup.sh build   system packages for the Rust build (libclang for RocksDB's bindings)
+#   scripts/setup.sh build   system packages (libclang + clang for RocksDB's bindings; gcc, libc6-dev, make,
+#                            runsc for native contracts; procps)
 #                            and RocksDB's static library, built once (scripts/rocksdb.sh)
 #   scripts/setup.sh all     + Node packages (solc, ethers, OpenZeppelin, Hardhat) + Python venv (web3.py)
 set -euo pipefail

@@ -111,6 +111,17 @@ struct Tuning {
     max_entry_bytes: u64,
 }
 
+impl Default for Tuning {
+    /// The node's own defaults.
+    fn default() -> Self {
+        Self {
+            compaction: 10_000,
+            retain: 1_000,
+            max_entry_bytes: 8 << 20,
+        }
+    }
+}
+
 impl Cluster {
     fn new(n: u64, tuning: &Tuning) -> Self {
         let dir = tempfile::Builder::new()
@@ -161,6 +172,23 @@ impl Cluster {
             .iter_mut()
             .find(|m| m.id == id)
             .expect("member")
+    }
+
+    fn url_of(&self, id: u64) -> String {
+        self.members
+            .iter()
+            .find(|m| m.id == id)
+            .map(Member::url)
+            .expect("member")
+    }
+
+    /// Some member that is none of `excluded`.
+    fn other_than(&self, excluded: &[u64]) -> u64 {
+        self.members
+            .iter()
+            .map(|m| m.id)
+            .find(|id| !excluded.contains(id))
+            .expect("another member")
     }
 
     fn live_urls(&self) -> Vec<String> {
@@ -423,11 +451,7 @@ async fn wait_receipts(url: &str, hashes: &[String]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicates_through_any_node_and_survives_leader_kill() {
-    let tuning = Tuning {
-        compaction: 10_000,
-        retain: 1_000,
-        max_entry_bytes: 8 << 20,
-    };
+    let tuning = Tuning::default();
     let mut cluster = Cluster::new(3, &tuning);
     let first = leader(&cluster).await;
 
@@ -484,19 +508,10 @@ async fn replicates_through_any_node_and_survives_leader_kill() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn minority_never_commits_and_majority_recovers() {
-    let tuning = Tuning {
-        compaction: 10_000,
-        retain: 1_000,
-        max_entry_bytes: 8 << 20,
-    };
+    let tuning = Tuning::default();
     let mut cluster = Cluster::new(3, &tuning);
     let first = leader(&cluster).await;
-    let lone = cluster
-        .members
-        .iter()
-        .map(|m| m.id)
-        .find(|&id| id != first)
-        .expect("a follower");
+    let lone = cluster.other_than(&[first]);
     // Leave `lone` alone: kill both others.
     let others: Vec<u64> = cluster
         .members
@@ -534,16 +549,11 @@ async fn lagging_and_new_nodes_catch_up_by_snapshot_and_membership_changes() {
     let tuning = Tuning {
         compaction: 20,
         retain: 5,
-        max_entry_bytes: 8 << 20,
+        ..Tuning::default()
     };
     let mut cluster = Cluster::new(3, &tuning);
     let first = leader(&cluster).await;
-    let follower = cluster
-        .members
-        .iter()
-        .map(|m| m.id)
-        .find(|&id| id != first)
-        .expect("a follower");
+    let follower = cluster.other_than(&[first]);
     cluster.member(follower).kill9();
     let url = cluster.member(first).url();
     let mut acknowledged = send_transfers(&url, DEV[0], 40).await;
@@ -568,12 +578,7 @@ async fn lagging_and_new_nodes_catch_up_by_snapshot_and_membership_changes() {
     // A fresh node joins as a learner, catches up, becomes a voter.
     let joiner = cluster.add_joiner(4, &tuning);
     let (jurl, jport) = (joiner.url(), joiner.peer_port);
-    let leader_url = cluster
-        .members
-        .iter()
-        .find(|m| m.id == first)
-        .map(Member::url)
-        .expect("leader");
+    let leader_url = cluster.url_of(first);
     rpc(
         &leader_url,
         "rampart_addLearner",
@@ -605,12 +610,7 @@ async fn lagging_and_new_nodes_catch_up_by_snapshot_and_membership_changes() {
 
     // Remove a follower (not the leader): the rest goes on.
     let leader_now = leader(&cluster).await;
-    let victim = cluster
-        .members
-        .iter()
-        .map(|m| m.id)
-        .find(|&id| id != leader_now && id != 4)
-        .expect("a follower to remove");
+    let victim = cluster.other_than(&[leader_now, 4]);
     let lurl = cluster.member(leader_now).url();
     rpc(&lurl, "rampart_removeNode", rpc_params![victim])
         .await
@@ -639,11 +639,7 @@ async fn lagging_and_new_nodes_catch_up_by_snapshot_and_membership_changes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[should_panic(expected = "replicas disagree at height")]
 async fn negative_control_divergent_replicas_are_caught() {
-    let tuning = Tuning {
-        compaction: 10_000,
-        retain: 1_000,
-        max_entry_bytes: 8 << 20,
-    };
+    let tuning = Tuning::default();
     let cluster = Cluster::independent(2, &tuning);
     // Different transactions on each, so their blocks differ. (Empty blocks built in the same
     // second are identical on both — blocks are a pure function of parent, time and txs.)
@@ -670,18 +666,12 @@ async fn negative_control_divergent_replicas_are_caught() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocks_above_the_entry_limit_are_rebuilt_smaller() {
     let tuning = Tuning {
-        compaction: 10_000,
-        retain: 1_000,
         max_entry_bytes: 3 << 10,
+        ..Tuning::default()
     };
     let cluster = Cluster::new(3, &tuning);
     let first = leader(&cluster).await;
-    let url = cluster
-        .members
-        .iter()
-        .find(|m| m.id == first)
-        .map(Member::url)
-        .expect("leader");
+    let url = cluster.url_of(first);
     // Concurrent senders so that many transactions wait for one block.
     let mut tasks = Vec::new();
     for from in DEV {

@@ -19,8 +19,8 @@ mod server;
 mod tls;
 
 pub use config::TransportConfig;
-pub use network::{PeerNetwork, SnapshotStream};
-pub use server::{PeerHandler, PeerServer, serve};
+pub use network::{NetworkStats, PeerNetwork, SnapshotStream};
+pub use server::{PeerHandler, PeerServer, ServerStats, serve};
 pub use tls::{PEER_TLS_NAME, TlsFiles, generate_cluster_certs};
 
 /// Generated protobuf types and gRPC stubs of `rampart.peer.v1`.
@@ -45,8 +45,6 @@ pub enum TransportError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
-    #[error("peer {id} unreachable: {reason}")]
-    Unreachable { id: u64, reason: String },
     #[error("peer {id} has no known address")]
     UnknownPeer { id: u64 },
     #[error("peer {id} answered: {status}")]

@@ -8,7 +8,7 @@
 //! synced `WriteBatch`, so a block is applied exactly once across restarts.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -205,7 +205,7 @@ pub(crate) fn hash_kv(hasher: &mut Keccak256, column: &str, key: &[u8], value: &
     }
 }
 
-pub(crate) fn save_peers(path: &PathBuf, peers: &BTreeMap<u64, String>) -> Result<(), String> {
+pub(crate) fn save_peers(path: &Path, peers: &BTreeMap<u64, String>) -> Result<(), String> {
     let json = serde_json::to_vec_pretty(peers).map_err(|e| e.to_string())?;
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, json)
@@ -213,7 +213,7 @@ pub(crate) fn save_peers(path: &PathBuf, peers: &BTreeMap<u64, String>) -> Resul
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-pub(crate) fn load_peers(path: &PathBuf) -> BTreeMap<u64, String> {
+pub(crate) fn load_peers(path: &Path) -> BTreeMap<u64, String> {
     std::fs::read(path)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())

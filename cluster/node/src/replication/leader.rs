@@ -127,6 +127,7 @@ async fn propose_block(
     let number = built.block.header.number;
     let hash = built.block.hash;
     let txs = built.block.transactions.len();
+    let first_tx = built.block.receipts.first().map(|r| r.tx_hash);
     let entry = LogEntry::Block {
         block: built.block,
         // Filled once OpenTelemetry context propagation into Raft entries lands (auditor
@@ -151,10 +152,9 @@ async fn propose_block(
         }) => {
             if txs <= 1 {
                 // One transaction whose block cannot be replicated: it can never be included.
-                let hash = oversized_tx_hash(node, number);
-                warn!(target: "rampart::node", number, size_bytes, max_bytes, tx = ?hash,
+                warn!(target: "rampart::node", number, size_bytes, max_bytes, tx = ?first_tx,
                     "a single transaction's block exceeds the Raft entry limit; dropping the transaction");
-                if let Some(h) = hash {
+                if let Some(h) = first_tx {
                     node.pool.remove(&[h], true);
                 }
             } else {
@@ -198,16 +198,4 @@ async fn propose_block(
             Ok(false)
         }
     }
-}
-
-/// The transaction a one-transaction block would hold (the first the pool would select).
-fn oversized_tx_hash(node: &NodeBackend, _number: u64) -> Option<alloy_primitives::B256> {
-    use rampart_primitives::StateReader as _;
-    let store = &node.store;
-    let nonce_of =
-        |a: &alloy_primitives::Address| store.account(a).ok().flatten().map_or(0, |acc| acc.nonce);
-    node.pool
-        .select(1, node.spec.gas_limit, nonce_of)
-        .first()
-        .map(|tx| tx.hash)
 }

@@ -81,6 +81,14 @@ impl Replication {
         data_dir: &Path,
     ) -> Result<Self, NodeError> {
         let cfg_err = |e: String| NodeError::Config(e);
+        let transport = TransportConfig::default();
+        // One block travels as one gRPC message; leave room for the Raft message around it.
+        if config.raft.max_entry_bytes + (64 << 10) > transport.max_message_bytes as u64 {
+            return Err(cfg_err(format!(
+                "[cluster.raft] max_entry_bytes {} leaves no room in the peer transport's {}-byte messages",
+                config.raft.max_entry_bytes, transport.max_message_bytes
+            )));
+        }
         let store = node.store.clone();
         let genesis = store
             .genesis_hash()?
@@ -89,7 +97,7 @@ impl Replication {
         let network = PeerNetwork::new(
             config.id,
             cluster_id,
-            TransportConfig::default(),
+            transport.clone(),
             config.tls.as_ref(),
         )
         .map_err(|e| cfg_err(e.to_string()))?;
@@ -181,7 +189,7 @@ impl Replication {
             &network,
             Arc::new(handler::Handler {
                 node: node.clone(),
-                chunk_bytes: TransportConfig::default().snapshot_chunk_bytes,
+                chunk_bytes: transport.snapshot_chunk_bytes,
             }),
         )
         .await
