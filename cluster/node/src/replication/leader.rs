@@ -32,6 +32,8 @@ pub(crate) async fn run(
     // took over (its no-op entry), so every block of earlier terms is applied first.
     let mut barrier: Option<(u64, u64)> = None; // (role change count, index)
     let mut failures = 0u32;
+    // The role change for which the pending transactions were last relayed.
+    let mut relayed_for: Option<u64> = None;
     // Lowered when a block's Raft entry came out above the entry size limit; back to the
     // configured maximum after the next block that fits.
     let mut max_txs = node.config.block.max_txs;
@@ -45,6 +47,12 @@ pub(crate) async fn run(
         let role = *shared.role.borrow();
         if !role.is_leader {
             barrier = None;
+            // A new leader may have missed transactions this node accepted while it was
+            // unreachable (relays are not retried): hand the pending ones over once per change.
+            if role.leader_id.is_some() && relayed_for != Some(role.changes) {
+                relayed_for = Some(role.changes);
+                relay_pending(&node);
+            }
             continue;
         }
         let index = match barrier {
@@ -93,6 +101,22 @@ pub(crate) async fn run(
                 tokio::time::sleep(Duration::from_millis(100 * u64::from(failures.min(50)))).await;
             }
         }
+    }
+}
+
+/// Relays every transaction that is ready in the local pool to the peers again.
+fn relay_pending(node: &NodeBackend) {
+    use rampart_primitives::StateReader as _;
+    let Some(net) = node.relay.get() else { return };
+    let store = &node.store;
+    let nonce_of =
+        |a: &alloy_primitives::Address| store.account(a).ok().flatten().map_or(0, |acc| acc.nonce);
+    let pending = node.pool.select(usize::MAX, u64::MAX, nonce_of);
+    if !pending.is_empty() {
+        debug!(target: "rampart::node", txs = pending.len(), "relaying pending transactions to the new leader");
+    }
+    for tx in pending {
+        net.relay(tx.raw.0.clone(), tx.sender.0.to_vec().into());
     }
 }
 
