@@ -160,12 +160,13 @@ pub struct CallStats {
     pub logs: u32,
     pub log_data_bytes: u64,
     pub nested_calls: u32,
-    /// Wall time of the call minus the time spent in [`StateHost`] methods.
+    /// Wall time of the call minus the time spent in [`StateHost`] methods (not charged: see
+    /// [`crate::GasSchedule`]).
     pub exec_time_us: u64,
     /// Time spent in [`StateHost`] methods (nested calls included), and waiting for a contract
     /// process to start when no warm one was ready: not charged as execution.
     pub host_time_us: u64,
-    /// Gas charged for execution time (part of `gas_used`).
+    /// Gas charged for return data (part of `gas_used`).
     pub exec_gas: u64,
     /// Gas charged for nested calls (their `gas_used`, part of `gas_used`).
     pub nested_gas: u64,

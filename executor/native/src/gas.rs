@@ -7,14 +7,16 @@
 //! | storage write | 20,000 when a zero slot becomes non-zero, else 2,900; +2,100 if cold; no refunds |
 //! | log | 375 + 375 per topic + 8 per data byte |
 //! | call to another contract | 2,600 + 9,000 with value, + the callee's gas used (63/64 rule on what is offered) |
-//! | execution | `gas_per_exec_us` (10) per µs of wall time, excluding time in the state host and waiting for a contract process to start |
+//! | data | `data_byte` (3) per byte of calldata and of return data |
+//! | deploy | `deploy_base` (32,000) + `deploy_byte` (4) per byte of the binary, on top of the transaction's calldata gas |
 //!
-//! Execution is priced by wall-clock time measured on the node (from the start message to the
-//! final one, minus the time spent answering requests), so it includes the sandbox round trips.
-//! Wall time is not reproducible across machines; that is acceptable because a block is executed
-//! once, on the leader, and its results (write set, receipts, gas used) are replicated, never
-//! re-executed (DESIGN.md, "Why execute once and replicate results"). The price also turns the gas
-//! limit into a time limit: a call with `g` gas left can run at most `g / gas_per_exec_us` µs.
+//! Every figure is a function of what the contract asked for, never of time: gas used reaches
+//! the receipts and the state commitment, and the same call must cost the same on every run, in
+//! parallel or sequential execution. Execution time is therefore not priced but bounded: a call
+//! that passes `call_time_ms` of wall time fails and uses all its gas, as an exceptional halt in
+//! the EVM does. (Whether a call right at the limit passes it can differ between runs; the limit
+//! is a safety bound far above any legitimate call, and a block is executed once, on the leader,
+//! and replicated, so replicas agree either way.)
 
 /// Gas prices of native calls. Defaults as documented above.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -31,7 +33,9 @@ pub struct GasSchedule {
     pub log_data_byte: u64,
     pub nested_call_base: u64,
     pub nested_call_value: u64,
-    pub gas_per_exec_us: u64,
+    pub data_byte: u64,
+    pub deploy_base: u64,
+    pub deploy_byte: u64,
 }
 
 impl Default for GasSchedule {
@@ -48,7 +52,9 @@ impl Default for GasSchedule {
             log_data_byte: 8,
             nested_call_base: 2_600,
             nested_call_value: 9_000,
-            gas_per_exec_us: 10,
+            data_byte: 3,
+            deploy_base: 32_000,
+            deploy_byte: 4,
         }
     }
 }
@@ -75,17 +81,22 @@ impl GasSchedule {
         self.log_base + self.log_topic * topics as u64 + self.log_data_byte * data_bytes as u64
     }
 
-    pub fn exec(&self, exec_time_us: u64) -> u64 {
-        exec_time_us.saturating_mul(self.gas_per_exec_us)
+    /// Calldata or return data of `bytes`.
+    pub fn data(&self, bytes: usize) -> u64 {
+        self.data_byte.saturating_mul(bytes as u64)
+    }
+
+    /// Deploying a binary of `bytes`.
+    pub fn deploy(&self, bytes: usize) -> u64 {
+        self.deploy_base
+            .saturating_add(self.deploy_byte.saturating_mul(bytes as u64))
     }
 }
 
-/// Gas left to a call. Charges for state access and nested calls as they happen; execution time
-/// is charged against what is left when the call ends (and bounds its deadline meanwhile).
+/// Gas left to a call, charged as the call goes.
 #[derive(Debug, Clone)]
 pub(crate) struct GasMeter {
     limit: u64,
-    /// Gas charged so far for everything but execution time.
     charged: u64,
 }
 

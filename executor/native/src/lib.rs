@@ -5,7 +5,9 @@
 //! in a sandbox ([`sandbox`]: gVisor, or a plain process for development) through the contract
 //! host daemon (`rampart-contract-host`, gRPC `proto/contract_host.proto`); the contract reads
 //! and writes storage, emits logs and calls other contracts through a [`StateHost`], and pays
-//! gas per state access and per µs of execution ([`GasSchedule`]).
+//! gas per state access and per byte of data ([`GasSchedule`]; never per unit of time, which is
+//! bounded instead). The EVM executor drives a call step by step ([`NativeCall`]), so a nested
+//! call is an ordinary EVM frame.
 //!
 //! ```no_run
 //! use rampart_native::*;
@@ -64,5 +66,5 @@ pub use config::{BackendKind, Limits, NativeConfig, PoolConfig, RunscConfig};
 pub use error::NativeError;
 pub use gas::GasSchedule;
 pub use marker::{NATIVE_CODE_LEN, NATIVE_CODE_PREFIX, native_code, parse_native_code};
-pub use runtime::{BinaryLoader, NativeRuntime};
+pub use runtime::{BinaryLoader, NativeCall, NativeRuntime, StateAccess, Step};
 pub use validate::{BinaryError, validate_binary};

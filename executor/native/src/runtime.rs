@@ -15,8 +15,8 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use crate::call::{
-    CallContext, CallKind, CallOutcome, CallStats, CallStatus, Failure, FailureKind, NestedCall,
-    StateHost,
+    CallContext, CallKind, CallOutcome, CallStats, CallStatus, Failure, FailureKind, HostError,
+    NestedCall, NestedCallResult, SlotRead, SlotWrite, StateHost,
 };
 use crate::gas::GasMeter;
 use crate::pb::{self, host_to_node, node_to_host};
@@ -68,16 +68,6 @@ enum Event {
     Closed,
     Transport(String),
     Deadline,
-}
-
-/// How one attempt on one sandbox ended.
-enum Attempt {
-    Done {
-        outcome: CallOutcome,
-        healthy: bool,
-    },
-    /// The stream failed before the host said anything: no effects, safe to retry elsewhere.
-    NotStarted(String),
 }
 
 fn failed(
@@ -180,10 +170,9 @@ impl NativeRuntime {
     fn start_sandbox(
         &self,
         code_hash: B256,
-        loader: &dyn BinaryLoader,
+        load: &mut dyn FnMut(B256) -> Result<Vec<u8>, String>,
     ) -> Result<Sandbox, NativeError> {
-        let binary = loader
-            .load(code_hash)
+        let binary = load(code_hash)
             .map_err(|reason| NativeError::BinaryUnavailable { code_hash, reason })?;
         validate_binary(&binary, self.cfg.limits.binary_bytes)?;
         let actual = keccak256(&binary);
@@ -227,14 +216,18 @@ impl NativeRuntime {
     }
 
     /// A sandbox for `code_hash`: idle, or freshly started.
-    fn checkout(&self, code_hash: B256, loader: &dyn BinaryLoader) -> Result<Sandbox, NativeError> {
+    fn checkout(
+        &self,
+        code_hash: B256,
+        load: &mut dyn FnMut(B256) -> Result<Vec<u8>, String>,
+    ) -> Result<Sandbox, NativeError> {
         match self.pool.checkout(code_hash)? {
             Checkout::Idle(sb) => Ok(sb),
             Checkout::Start { evicted } => {
                 if let Some(v) = evicted {
                     self.stop_later(v);
                 }
-                self.start_sandbox(code_hash, loader)
+                self.start_sandbox(code_hash, load)
                     .inspect_err(|_| self.pool.release(code_hash))
             }
         }
@@ -270,7 +263,7 @@ impl NativeRuntime {
         let mut held = Vec::new();
         let result = (|| {
             for _ in 0..count {
-                held.push(self.checkout(code_hash, loader)?);
+                held.push(self.checkout(code_hash, &mut |h| loader.load(h))?);
             }
             Ok(())
         })();
@@ -312,7 +305,7 @@ impl NativeRuntime {
         code_hash: B256,
         loader: &dyn BinaryLoader,
     ) -> Result<Duration, NativeError> {
-        let sb = self.checkout(code_hash, loader)?;
+        let sb = self.checkout(code_hash, &mut |h| loader.load(h))?;
         let mut client = sb.started.client.clone();
         let (tx, mut rx) = mpsc::channel(1);
         let started = Instant::now();
@@ -347,10 +340,14 @@ impl NativeRuntime {
         }
     }
 
-    /// Runs one native call of the binary `code_hash` in the context `ctx`, answering its state
-    /// requests through `host`. Never fails as a Rust error: every failure is an outcome
-    /// ([`CallStatus::Failed`]) naming its reason. Must be called from a plain thread (the
-    /// EVM's), not from async code.
+    /// Runs one native call of the binary `code_hash` in the context `ctx` to its end, answering
+    /// its state requests and running its nested calls through `host`. Never fails as a Rust
+    /// error: every failure is an outcome ([`CallStatus::Failed`]) naming its reason. Must be
+    /// called from a plain thread (the EVM's), not from async code.
+    ///
+    /// The EVM executor does not use this: it drives a [`NativeCall`] from its frame loop, so
+    /// that a nested call is an ordinary EVM frame. This is the same thing for a host that can run
+    /// nested calls itself (tests, tools).
     pub fn call(
         &self,
         code_hash: B256,
@@ -358,125 +355,357 @@ impl NativeRuntime {
         ctx: CallContext,
         host: &mut dyn StateHost,
     ) -> CallOutcome {
-        let mut meter = GasMeter::new(ctx.gas_limit);
-        if !meter.charge(self.cfg.gas.call_base) {
-            return failed(
-                FailureKind::OutOfGas,
-                format!(
-                    "call needs {} gas, has {}",
-                    self.cfg.gas.call_base, ctx.gas_limit
-                ),
-                ctx.gas_limit,
-                CallStats::default(),
-            );
+        struct WithLoader<'a> {
+            loader: &'a dyn BinaryLoader,
+            host: &'a mut dyn StateHost,
         }
-        let mut last_error = String::new();
-        // A second attempt only when the first sandbox failed before anything happened.
-        for _ in 0..2 {
-            let sb = match self.checkout(code_hash, loader) {
-                Ok(sb) => sb,
-                Err(e) => {
-                    let kind = match e {
-                        NativeError::InvalidBinary(_) | NativeError::BinaryUnavailable { .. } => {
-                            FailureKind::BinaryUnavailable
-                        }
-                        _ => FailureKind::Sandbox,
-                    };
-                    return failed(kind, e.to_string(), ctx.gas_limit, CallStats::default());
+        impl StateAccess for WithLoader<'_> {
+            fn load_binary(&mut self, code_hash: B256) -> Result<Vec<u8>, String> {
+                self.loader.load(code_hash)
+            }
+            fn sload(&mut self, a: Address, k: B256) -> Result<SlotRead, HostError> {
+                self.host.sload(a, k)
+            }
+            fn sstore(&mut self, a: Address, k: B256, v: B256) -> Result<SlotWrite, HostError> {
+                self.host.sstore(a, k, v)
+            }
+            fn log(&mut self, a: Address, t: &[B256], d: &[u8]) -> Result<(), HostError> {
+                self.host.log(a, t, d)
+            }
+        }
+        let mut call = self.start(code_hash, ctx.clone());
+        loop {
+            let step = call.advance(&mut WithLoader {
+                loader,
+                host: &mut *host,
+            });
+            match step {
+                Step::Done(outcome) => return outcome,
+                Step::Call(nested) => match host.call_contract(&ctx, nested) {
+                    Ok(result) => call.resume(result),
+                    Err(e) => {
+                        call.awaiting = None;
+                        call.failure = Some((FailureKind::Host, e.to_string()));
+                    }
+                },
+            }
+        }
+    }
+
+    /// Begins a native call; nothing happens until [`NativeCall::advance`].
+    pub fn start(&self, code_hash: B256, ctx: CallContext) -> NativeCall<'_> {
+        NativeCall {
+            rt: self,
+            code_hash,
+            meter: GasMeter::new(ctx.gas_limit),
+            ctx,
+            stats: CallStats::default(),
+            attempts_left: 2,
+            last_error: String::new(),
+            live: None,
+            awaiting: None,
+            failure: None,
+            charged_base: false,
+        }
+    }
+
+    /// Sends the start of a call to a checked-out sandbox and starts pumping its answers.
+    fn begin(&self, sb: Sandbox, code_hash: B256, ctx: &CallContext) -> Result<Live, Sandbox> {
+        let Ok(handle) = self.handle() else {
+            return Err(sb);
+        };
+        let limits = &self.cfg.limits;
+        let (req_tx, req_rx) = mpsc::unbounded_channel::<pb::NodeToHost>();
+        let (ev_tx, ev_rx) = mpsc::channel::<Event>(EVENT_QUEUE);
+        let _ = req_tx.send(pb::NodeToHost {
+            msg: Some(node_to_host::Msg::Start(pb::StartCall {
+                code_hash: code_hash.to_vec(),
+                context: Some(pb::CallContext {
+                    caller: ctx.caller.to_vec(),
+                    address: ctx.address.to_vec(),
+                    code_address: ctx.code_address.to_vec(),
+                    origin: ctx.origin.to_vec(),
+                    value: ctx.value.to_be_bytes::<32>().to_vec(),
+                    calldata: ctx.calldata.to_vec(),
+                    gas_limit: ctx.gas_limit,
+                    block_number: ctx.block_number,
+                    block_timestamp: ctx.block_timestamp,
+                    chain_id: ctx.chain_id,
+                    is_static: ctx.is_static,
+                }),
+                time_limit_ms: limits.call_time_ms,
+            })),
+        });
+        let t0 = Instant::now();
+        // The host enforces `call_time_ms` itself; the node waits a little longer before it gives
+        // up on a host that did not.
+        let deadline = tokio::time::Instant::from_std(t0)
+            + Duration::from_millis(limits.call_time_ms + HOST_DEADLINE_SLACK_MS);
+        handle.spawn(pump(sb.started.client.clone(), req_rx, ev_tx, deadline));
+        Ok(Live {
+            sb,
+            req_tx,
+            ev_rx,
+            t0,
+            host_time: Duration::ZERO,
+            heard: false,
+            waiting_since: None,
+        })
+    }
+    /// Stops every sandbox and removes this instance's leftovers. Calls that are running finish
+    /// first, and their sandboxes are stopped when they come back. Idempotent.
+    pub fn shutdown(&self) {
+        let idle = self.pool.drain();
+        let backend = self.backend.clone();
+        let _ = self.block_on(async move {
+            for sb in idle {
+                backend.stop(sb.started).await;
+            }
+            if let Err(e) = backend.clean_up().await {
+                tracing::warn!(target: "native::runtime", error = %e, "clean-up at shutdown");
+            }
+        });
+    }
+}
+
+/// The state as a [`NativeCall`] reaches it: [`StateHost`] without nested calls (the driver of
+/// the call runs those, see [`Step::Call`]), plus the binary store.
+pub trait StateAccess {
+    /// The binary whose keccak256 is `code_hash` (asked only when no warm sandbox holds it).
+    fn load_binary(&mut self, code_hash: B256) -> Result<Vec<u8>, String>;
+    fn sload(&mut self, address: Address, key: B256) -> Result<SlotRead, HostError>;
+    fn sstore(&mut self, address: Address, key: B256, value: B256) -> Result<SlotWrite, HostError>;
+    fn log(&mut self, address: Address, topics: &[B256], data: &[u8]) -> Result<(), HostError>;
+}
+
+/// What a [`NativeCall`] needs next.
+#[derive(Debug)]
+pub enum Step {
+    /// The contract calls another contract: run it, then [`NativeCall::resume`] with its result.
+    Call(NestedCall),
+    /// The call ended. Advancing again is a bug (it answers with a failure).
+    Done(CallOutcome),
+}
+
+/// One native call in progress, driven by its caller: [`NativeCall::advance`] answers the
+/// contract's state requests until it returns or calls another contract; the caller runs that
+/// nested call (an EVM frame, or another native call) and hands its result to
+/// [`NativeCall::resume`]. No threads of its own, no recursion: the EVM's frame loop drives it.
+///
+/// Dropping an unfinished call aborts it and replaces its sandbox.
+pub struct NativeCall<'r> {
+    rt: &'r NativeRuntime,
+    code_hash: B256,
+    ctx: CallContext,
+    meter: GasMeter,
+    stats: CallStats,
+    /// A second attempt only when the first sandbox failed before the host said anything.
+    attempts_left: u8,
+    last_error: String,
+    live: Option<Live>,
+    /// The nested call handed out by the last [`Step::Call`], until resumed.
+    awaiting: Option<u64>,
+    /// A failure found by `resume`, reported by the next `advance`.
+    failure: Option<(FailureKind, String)>,
+    charged_base: bool,
+}
+
+impl std::fmt::Debug for NativeCall<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativeCall")
+            .field("code_hash", &self.code_hash)
+            .field("address", &self.ctx.address)
+            .field("gas_used", &self.meter.charged())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The attempt in progress on one sandbox.
+struct Live {
+    sb: Sandbox,
+    req_tx: mpsc::UnboundedSender<pb::NodeToHost>,
+    ev_rx: mpsc::Receiver<Event>,
+    t0: Instant,
+    /// Time in the state host, in nested calls and waiting for a contract process to start.
+    host_time: Duration,
+    heard: bool,
+    waiting_since: Option<Instant>,
+}
+
+impl Live {
+    fn send(&self, m: node_to_host::Msg) {
+        let _ = self.req_tx.send(pb::NodeToHost { msg: Some(m) });
+    }
+}
+
+/// How the events of one attempt ended for now.
+enum Flow {
+    Call(NestedCall),
+    Done {
+        outcome: CallOutcome,
+        healthy: bool,
+    },
+    /// The stream failed before the host said anything: no effects, safe to retry elsewhere.
+    NotStarted(String),
+}
+
+impl NativeCall<'_> {
+    /// The call's context.
+    pub fn context(&self) -> &CallContext {
+        &self.ctx
+    }
+
+    /// Runs the call until it needs a nested call or ends.
+    pub fn advance(&mut self, state: &mut dyn StateAccess) -> Step {
+        if !self.charged_base {
+            self.charged_base = true;
+            let base = self.rt.cfg.gas.call_base + self.rt.cfg.gas.data(self.ctx.calldata.len());
+            if !self.meter.charge(base) {
+                let m = format!("call needs {base} gas, has {}", self.ctx.gas_limit);
+                return Step::Done(self.fail(FailureKind::OutOfGas, m));
+            }
+        }
+        if self.awaiting.is_some() {
+            let m = "advanced before the nested call was resumed".to_owned();
+            return Step::Done(self.abort(FailureKind::Host, m));
+        }
+        if let Some((kind, message)) = self.failure.take() {
+            return Step::Done(self.abort(kind, message));
+        }
+        loop {
+            if self.live.is_none() {
+                if self.attempts_left == 0 {
+                    let m = std::mem::take(&mut self.last_error);
+                    return Step::Done(self.fail(FailureKind::Sandbox, m));
                 }
-            };
-            match self.attempt(&sb.started.client, code_hash, &ctx, host, &mut meter) {
-                Attempt::Done { outcome, healthy } => {
-                    self.checkin(sb, healthy);
-                    return outcome;
+                self.attempts_left -= 1;
+                let sb = match self
+                    .rt
+                    .checkout(self.code_hash, &mut |h| state.load_binary(h))
+                {
+                    Ok(sb) => sb,
+                    Err(e) => {
+                        let kind = match e {
+                            NativeError::InvalidBinary(_)
+                            | NativeError::BinaryUnavailable { .. } => {
+                                FailureKind::BinaryUnavailable
+                            }
+                            _ => FailureKind::Sandbox,
+                        };
+                        return Step::Done(self.fail(kind, e.to_string()));
+                    }
+                };
+                match self.rt.begin(sb, self.code_hash, &self.ctx) {
+                    Ok(live) => self.live = Some(live),
+                    Err(sb) => {
+                        self.rt.checkin(sb, false);
+                        return Step::Done(self.fail(FailureKind::Sandbox, "runtime shut down"));
+                    }
                 }
-                Attempt::NotStarted(why) => {
-                    last_error = format!("sandbox {} lost: {why}", sb.started.id);
-                    self.checkin(sb, false);
+            }
+            match self.pump_events(state) {
+                Flow::Call(nested) => {
+                    self.awaiting = Some(nested.gas);
+                    return Step::Call(nested);
+                }
+                Flow::Done { outcome, healthy } => {
+                    if let Some(live) = self.live.take() {
+                        self.rt.checkin(live.sb, healthy);
+                    }
+                    return Step::Done(outcome);
+                }
+                Flow::NotStarted(why) => {
+                    if let Some(live) = self.live.take() {
+                        self.last_error = format!("sandbox {} lost: {why}", live.sb.started.id);
+                        self.rt.checkin(live.sb, false);
+                    }
                 }
             }
         }
+    }
+
+    /// Hands the result of the nested call from the last [`Step::Call`] back to the contract.
+    pub fn resume(&mut self, result: NestedCallResult) {
+        let Some(offered) = self.awaiting.take() else {
+            self.failure = Some((FailureKind::Host, "resumed without a nested call".into()));
+            return;
+        };
+        if let Some(live) = self.live.as_mut()
+            && let Some(since) = live.waiting_since.take()
+        {
+            live.host_time += since.elapsed();
+        }
+        let used = result.gas_used.min(offered);
+        self.stats.nested_gas += used;
+        let limits = &self.rt.cfg.limits;
+        if !self.meter.charge(used) {
+            let m = format!(
+                "out of gas: nested call used {used}, {} left",
+                self.meter.left()
+            );
+            self.failure = Some((FailureKind::OutOfGas, m));
+        } else if result.output.len() + 9 > limits.frame_bytes as usize {
+            let m = format!(
+                "nested call output of {} bytes exceeds the frame limit",
+                result.output.len()
+            );
+            self.failure = Some((FailureKind::OutputLimit, m));
+        } else if let Some(live) = &self.live {
+            live.send(node_to_host::Msg::CallResult(pb::CallResult {
+                success: result.success,
+                output: result.output.to_vec(),
+                gas_used: used,
+            }));
+        }
+    }
+
+    /// A failed outcome without telling any host (none is running the call).
+    fn fail(&mut self, kind: FailureKind, message: impl Into<String>) -> CallOutcome {
         failed(
-            FailureKind::Sandbox,
-            last_error,
-            ctx.gas_limit,
-            CallStats::default(),
+            kind,
+            message,
+            self.ctx.gas_limit,
+            std::mem::take(&mut self.stats),
         )
     }
 
-    fn attempt(
-        &self,
-        client: &HostClient,
-        code_hash: B256,
-        ctx: &CallContext,
-        host: &mut dyn StateHost,
-        meter: &mut GasMeter,
-    ) -> Attempt {
-        let Ok(handle) = self.handle() else {
-            return Attempt::NotStarted("runtime shut down".into());
-        };
-        let limits = &self.cfg.limits;
-        let gas = &self.cfg.gas;
-        let call_time_us = limits.call_time_ms.saturating_mul(1000);
-        let gas_per_us = gas.gas_per_exec_us.max(1);
-        // Deadline in µs after `t0`: the host's own wall-clock limit plus slack, or earlier when
-        // the gas left cannot pay for more execution time.
-        let gas_bound_us =
-            |host_us: u64, meter: &GasMeter| host_us.saturating_add(meter.left() / gas_per_us);
-        let hard_us = call_time_us + HOST_DEADLINE_SLACK_MS * 1000;
-        let deadline = Arc::new(Deadline {
-            us: AtomicU64::new(gas_bound_us(0, meter).min(hard_us)),
-            moved: tokio::sync::Notify::new(),
-        });
+    /// A failed outcome; the host is told to stop the contract and the sandbox goes back (it is
+    /// healthy: the host enforces its limits, only the call failed).
+    fn abort(&mut self, kind: FailureKind, message: String) -> CallOutcome {
+        if let Some(live) = self.live.take() {
+            live.send(node_to_host::Msg::Abort(pb::Abort {
+                reason: message.clone(),
+            }));
+            self.stats.host_time_us = live.host_time.as_micros() as u64;
+            self.rt.checkin(live.sb, true);
+        }
+        self.fail(kind, message)
+    }
 
-        let (req_tx, req_rx) = mpsc::unbounded_channel::<pb::NodeToHost>();
-        let (ev_tx, mut ev_rx) = mpsc::channel::<Event>(EVENT_QUEUE);
-        let send = |m: node_to_host::Msg| {
-            let _ = req_tx.send(pb::NodeToHost { msg: Some(m) });
+    /// Answers the host's messages until the contract calls another contract or ends.
+    fn pump_events(&mut self, state: &mut dyn StateAccess) -> Flow {
+        let cfg = &self.rt.cfg;
+        let (limits, gas) = (&cfg.limits, &cfg.gas);
+        let ctx = &self.ctx;
+        let Some(live) = self.live.as_mut() else {
+            return Flow::NotStarted("no sandbox".into());
         };
-        send(node_to_host::Msg::Start(pb::StartCall {
-            code_hash: code_hash.to_vec(),
-            context: Some(pb::CallContext {
-                caller: ctx.caller.to_vec(),
-                address: ctx.address.to_vec(),
-                code_address: ctx.code_address.to_vec(),
-                origin: ctx.origin.to_vec(),
-                value: ctx.value.to_be_bytes::<32>().to_vec(),
-                calldata: ctx.calldata.to_vec(),
-                gas_limit: ctx.gas_limit,
-                block_number: ctx.block_number,
-                block_timestamp: ctx.block_timestamp,
-                chain_id: ctx.chain_id,
-                is_static: ctx.is_static,
-            }),
-            time_limit_ms: limits.call_time_ms,
-        }));
-        let t0 = Instant::now();
-        handle.spawn(pump(
-            client.clone(),
-            req_rx,
-            ev_tx,
-            tokio::time::Instant::from_std(t0),
-            deadline.clone(),
-        ));
-
-        let mut stats = CallStats::default();
-        let mut host_time = Duration::ZERO;
-        let mut heard = false;
-        let mut waiting_since: Option<Instant> = None;
+        let stats = &mut self.stats;
+        let meter = &mut self.meter;
         let gas_limit = ctx.gas_limit;
         // Ends the call with a failure, telling the host to stop the contract.
-        let abort = |kind: FailureKind, message: String, stats: CallStats| {
-            let _ = req_tx.send(pb::NodeToHost {
-                msg: Some(node_to_host::Msg::Abort(pb::Abort {
+        macro_rules! abort {
+            ($kind:expr, $msg:expr) => {{
+                let message: String = $msg;
+                live.send(node_to_host::Msg::Abort(pb::Abort {
                     reason: message.clone(),
-                })),
-            });
-            Attempt::Done {
-                outcome: failed(kind, message, gas_limit, stats),
-                healthy: true,
-            }
-        };
+                }));
+                return Flow::Done {
+                    outcome: failed($kind, message, gas_limit, std::mem::take(stats)),
+                    healthy: true,
+                };
+            }};
+        }
         macro_rules! charge {
             ($g:expr, $what:expr) => {
                 if !meter.charge($g) {
@@ -486,87 +715,57 @@ impl NativeRuntime {
                         $g,
                         meter.left()
                     );
-                    return abort(FailureKind::OutOfGas, msg, stats);
+                    abort!(FailureKind::OutOfGas, msg)
                 }
             };
         }
-        // Time inside the state host is not execution: the gas-bound deadline waits meanwhile.
         macro_rules! timed {
             ($e:expr) => {{
-                deadline.us.store(hard_us, Ordering::Relaxed);
                 let t = Instant::now();
                 let r = $e;
-                host_time += t.elapsed();
+                live.host_time += t.elapsed();
                 match r {
                     Ok(v) => v,
-                    Err(e) => return abort(FailureKind::Host, e.to_string(), stats),
+                    Err(e) => abort!(FailureKind::Host, e.to_string()),
                 }
             }};
         }
         macro_rules! protocol {
             ($msg:expr) => {
-                return abort(FailureKind::Protocol, format!("host sent {}", $msg), stats)
+                abort!(FailureKind::Protocol, format!("host sent {}", $msg))
+            };
+        }
+        macro_rules! lost {
+            ($msg:expr) => {
+                return Flow::Done {
+                    outcome: failed(FailureKind::Sandbox, $msg, gas_limit, std::mem::take(stats)),
+                    healthy: false,
+                }
             };
         }
 
         let final_msg = loop {
-            let ev = ev_rx.blocking_recv().unwrap_or(Event::Closed);
+            let ev = live.ev_rx.blocking_recv().unwrap_or(Event::Closed);
             let msg = match ev {
                 Event::Msg(m) => m,
-                Event::Transport(e) if !heard => return Attempt::NotStarted(e),
-                Event::Transport(e) => {
-                    return Attempt::Done {
-                        outcome: failed(
-                            FailureKind::Sandbox,
-                            format!("sandbox lost during the call: {e}"),
-                            gas_limit,
-                            stats,
-                        ),
-                        healthy: false,
-                    };
-                }
-                Event::Closed if !heard => return Attempt::NotStarted("stream closed".into()),
-                Event::Closed => {
-                    return Attempt::Done {
-                        outcome: failed(
-                            FailureKind::Sandbox,
-                            "the host ended the call without a result",
-                            gas_limit,
-                            stats,
-                        ),
-                        healthy: false,
-                    };
-                }
+                Event::Transport(e) if !live.heard => return Flow::NotStarted(e),
+                Event::Transport(e) => lost!(format!("sandbox lost during the call: {e}")),
+                Event::Closed if !live.heard => return Flow::NotStarted("stream closed".into()),
+                Event::Closed => lost!("the host ended the call without a result".to_owned()),
                 Event::Deadline => {
-                    let host_us = host_time.as_micros() as u64;
-                    let outcome = if gas_bound_us(host_us, meter) < call_time_us {
-                        abort(
-                            FailureKind::OutOfGas,
-                            format!(
-                                "out of gas: execution time used the {} gas left",
-                                meter.left()
-                            ),
-                            stats,
-                        )
-                    } else {
-                        abort(
-                            FailureKind::Timeout,
-                            format!(
-                                "wall-clock limit of {} ms exceeded (host unresponsive)",
-                                limits.call_time_ms
-                            ),
-                            stats,
-                        )
-                    };
                     // Past the host's own deadline: the host did not enforce it; replace it.
-                    let healthy = gas_bound_us(host_us, meter) < call_time_us;
-                    return match outcome {
-                        Attempt::Done { outcome, .. } => Attempt::Done { outcome, healthy },
-                        other => other,
+                    let m = format!(
+                        "wall-clock limit of {} ms exceeded (host unresponsive)",
+                        limits.call_time_ms
+                    );
+                    live.send(node_to_host::Msg::Abort(pb::Abort { reason: m.clone() }));
+                    return Flow::Done {
+                        outcome: failed(FailureKind::Timeout, m, gas_limit, std::mem::take(stats)),
+                        healthy: false,
                     };
                 }
             };
-            heard = true;
+            live.heard = true;
             match msg {
                 host_to_node::Msg::StorageRead(r) => {
                     let Some(key) = word(&r.key) else {
@@ -574,15 +773,17 @@ impl NativeRuntime {
                     };
                     stats.state_reads += 1;
                     if stats.state_reads > limits.state_reads_per_call {
-                        let m = format!(
-                            "state read limit of {} per call exceeded",
-                            limits.state_reads_per_call
-                        );
-                        return abort(FailureKind::StateLimit, m, stats);
+                        abort!(
+                            FailureKind::StateLimit,
+                            format!(
+                                "state read limit of {} per call exceeded",
+                                limits.state_reads_per_call
+                            )
+                        )
                     }
-                    let read = timed!(host.sload(ctx.address, key));
+                    let read = timed!(state.sload(ctx.address, key));
                     charge!(gas.sload(read.cold), "storage read");
-                    send(node_to_host::Msg::StorageValue(pb::StorageValue {
+                    live.send(node_to_host::Msg::StorageValue(pb::StorageValue {
                         value: read.value.to_vec(),
                     }));
                 }
@@ -591,21 +792,22 @@ impl NativeRuntime {
                         protocol!("a storage write that is not 32 + 32 bytes")
                     };
                     if ctx.is_static {
-                        return abort(
+                        abort!(
                             FailureKind::StaticViolation,
-                            "storage write in a static call".into(),
-                            stats,
-                        );
+                            "storage write in a static call".into()
+                        )
                     }
                     stats.state_writes += 1;
                     if stats.state_writes > limits.state_writes_per_call {
-                        let m = format!(
-                            "state write limit of {} per call exceeded",
-                            limits.state_writes_per_call
-                        );
-                        return abort(FailureKind::StateLimit, m, stats);
+                        abort!(
+                            FailureKind::StateLimit,
+                            format!(
+                                "state write limit of {} per call exceeded",
+                                limits.state_writes_per_call
+                            )
+                        )
                     }
-                    let write = timed!(host.sstore(ctx.address, key, value));
+                    let write = timed!(state.sstore(ctx.address, key, value));
                     charge!(
                         gas.sstore(write.previous.is_zero(), value.is_zero(), write.cold),
                         "storage write"
@@ -613,11 +815,7 @@ impl NativeRuntime {
                 }
                 host_to_node::Msg::EmitLog(l) => {
                     if ctx.is_static {
-                        return abort(
-                            FailureKind::StaticViolation,
-                            "log in a static call".into(),
-                            stats,
-                        );
+                        abort!(FailureKind::StaticViolation, "log in a static call".into())
                     }
                     let topics: Option<Vec<B256>> = l.topics.iter().map(|t| word(t)).collect();
                     let Some(topics) = topics.filter(|t| t.len() <= 4) else {
@@ -626,18 +824,22 @@ impl NativeRuntime {
                     stats.logs += 1;
                     stats.log_data_bytes += l.data.len() as u64;
                     if stats.logs > limits.logs_per_call {
-                        let m = format!("log limit of {} per call exceeded", limits.logs_per_call);
-                        return abort(FailureKind::StateLimit, m, stats);
+                        abort!(
+                            FailureKind::StateLimit,
+                            format!("log limit of {} per call exceeded", limits.logs_per_call)
+                        )
                     }
                     if stats.log_data_bytes > limits.log_data_bytes_per_call {
-                        let m = format!(
-                            "log data limit of {} bytes per call exceeded",
-                            limits.log_data_bytes_per_call
-                        );
-                        return abort(FailureKind::OutputLimit, m, stats);
+                        abort!(
+                            FailureKind::OutputLimit,
+                            format!(
+                                "log data limit of {} bytes per call exceeded",
+                                limits.log_data_bytes_per_call
+                            )
+                        )
                     }
                     charge!(gas.log(topics.len(), l.data.len()), "log");
-                    timed!(host.log(ctx.address, &topics, &l.data));
+                    timed!(state.log(ctx.address, &topics, &l.data));
                 }
                 host_to_node::Msg::CallContract(c) => {
                     let Some(target) = addr(&c.target) else {
@@ -657,11 +859,10 @@ impl NativeRuntime {
                         _ => U256::ZERO,
                     };
                     if ctx.is_static && !value.is_zero() {
-                        return abort(
+                        abort!(
                             FailureKind::StaticViolation,
-                            "call with value in a static call".into(),
-                            stats,
-                        );
+                            "call with value in a static call".into()
+                        )
                     }
                     let kind = if ctx.is_static && kind == CallKind::Call {
                         CallKind::StaticCall
@@ -676,63 +877,35 @@ impl NativeRuntime {
                         };
                     charge!(base, "call");
                     let left = meter.left();
-                    let offered = c.gas.min(left - left / 64);
                     stats.nested_calls += 1;
-                    let r = timed!(host.call_contract(
-                        ctx,
-                        NestedCall {
-                            kind,
-                            target,
-                            value,
-                            input: Bytes::from(c.input),
-                            gas: offered,
-                        }
-                    ));
-                    let used = r.gas_used.min(offered);
-                    stats.nested_gas += used;
-                    charge!(used, "nested call");
-                    if r.output.len() + 9 > limits.frame_bytes as usize {
-                        let m = format!(
-                            "nested call output of {} bytes exceeds the frame limit",
-                            r.output.len()
-                        );
-                        return abort(FailureKind::OutputLimit, m, stats);
-                    }
-                    send(node_to_host::Msg::CallResult(pb::CallResult {
-                        success: r.success,
-                        output: r.output.to_vec(),
-                        gas_used: used,
-                    }));
+                    // The nested call's time is not this contract's execution.
+                    live.waiting_since = Some(Instant::now());
+                    return Flow::Call(NestedCall {
+                        kind,
+                        target,
+                        value,
+                        input: Bytes::from(c.input),
+                        gas: c.gas.min(left - left / 64),
+                    });
                 }
                 m @ (host_to_node::Msg::Ret(_)
                 | host_to_node::Msg::Revert(_)
                 | host_to_node::Msg::Error(_)) => break m,
                 host_to_node::Msg::ProcessStatus(p) => {
                     // Waiting for a contract process to start is not execution.
-                    match (p.ready, waiting_since.take()) {
-                        (false, _) => {
-                            waiting_since = Some(Instant::now());
-                            deadline.us.store(hard_us, Ordering::Relaxed);
-                            continue;
-                        }
-                        (true, Some(since)) => host_time += since.elapsed(),
+                    match (p.ready, live.waiting_since.take()) {
+                        (false, _) => live.waiting_since = Some(Instant::now()),
+                        (true, Some(since)) => live.host_time += since.elapsed(),
                         (true, None) => protocol!("a process status out of order"),
                     }
                 }
                 host_to_node::Msg::Pong(_) => protocol!("an unexpected pong"),
             }
-            // Host time moves the gas-bound deadline; the hard one stays.
-            let next = gas_bound_us(host_time.as_micros() as u64, meter).min(hard_us);
-            if next < deadline.us.swap(next, Ordering::Relaxed) {
-                // Earlier than what the pump sleeps towards: wake it.
-                deadline.moved.notify_one();
-            }
         };
 
-        let total = t0.elapsed();
-        stats.host_time_us = host_time.as_micros() as u64;
-        stats.exec_time_us = total.saturating_sub(host_time).as_micros() as u64;
-        stats.exec_gas = gas.exec(stats.exec_time_us);
+        let total = live.t0.elapsed();
+        stats.host_time_us = live.host_time.as_micros() as u64;
+        stats.exec_time_us = total.saturating_sub(live.host_time).as_micros() as u64;
         let (status, output) = match final_msg {
             host_to_node::Msg::Ret(r) => (CallStatus::Success, r.data),
             host_to_node::Msg::Revert(r) => (CallStatus::Revert, r.data),
@@ -748,8 +921,8 @@ impl NativeRuntime {
                     }
                     _ => FailureKind::Sandbox,
                 };
-                return Attempt::Done {
-                    outcome: failed(kind, e.message, gas_limit, stats),
+                return Flow::Done {
+                    outcome: failed(kind, e.message, gas_limit, std::mem::take(stats)),
                     healthy: true,
                 };
             }
@@ -761,48 +934,41 @@ impl NativeRuntime {
                 output.len(),
                 limits.frame_bytes
             );
-            return Attempt::Done {
-                outcome: failed(FailureKind::OutputLimit, m, gas_limit, stats),
+            return Flow::Done {
+                outcome: failed(
+                    FailureKind::OutputLimit,
+                    m,
+                    gas_limit,
+                    std::mem::take(stats),
+                ),
                 healthy: true,
             };
         }
-        if !meter.charge(stats.exec_gas) {
-            let m = format!(
-                "out of gas: {} µs of execution cost {} gas, {} left",
-                stats.exec_time_us,
-                stats.exec_gas,
-                meter.left()
-            );
-            return Attempt::Done {
-                outcome: failed(FailureKind::OutOfGas, m, gas_limit, stats),
-                healthy: true,
-            };
-        }
+        stats.exec_gas = gas.data(output.len());
+        charge!(stats.exec_gas, "return data");
         debug_assert!(meter.charged() <= meter.limit());
-        Attempt::Done {
+        Flow::Done {
             outcome: CallOutcome {
                 status,
                 output: output.into(),
                 gas_used: meter.charged(),
-                stats,
+                stats: std::mem::take(stats),
             },
             healthy: true,
         }
     }
+}
 
-    /// Stops every sandbox and removes this instance's leftovers. Calls that are running finish
-    /// first, and their sandboxes are stopped when they come back. Idempotent.
-    pub fn shutdown(&self) {
-        let idle = self.pool.drain();
-        let backend = self.backend.clone();
-        let _ = self.block_on(async move {
-            for sb in idle {
-                backend.stop(sb.started).await;
-            }
-            if let Err(e) = backend.clean_up().await {
-                tracing::warn!(target: "native::runtime", error = %e, "clean-up at shutdown");
-            }
-        });
+impl Drop for NativeCall<'_> {
+    fn drop(&mut self) {
+        // Unfinished (the driver gave up, e.g. on a storage error): stop the contract; the
+        // sandbox's state is unknown, so it is replaced.
+        if let Some(live) = self.live.take() {
+            live.send(node_to_host::Msg::Abort(pb::Abort {
+                reason: "the call was abandoned by the node".into(),
+            }));
+            self.rt.checkin(live.sb, false);
+        }
     }
 }
 
@@ -815,22 +981,13 @@ impl Drop for NativeRuntime {
     }
 }
 
-/// A call's deadline in µs after its start, moved by the caller's thread as gas is spent.
-struct Deadline {
-    us: AtomicU64,
-    /// Notified when the deadline moves earlier than before.
-    moved: tokio::sync::Notify,
-}
-
 /// Moves the host's messages to the caller's thread and enforces the deadline.
 async fn pump(
     mut client: HostClient,
     requests: mpsc::UnboundedReceiver<pb::NodeToHost>,
     events: mpsc::Sender<Event>,
-    t0: tokio::time::Instant,
-    shared: Arc<Deadline>,
+    deadline: tokio::time::Instant,
 ) {
-    let deadline = || t0 + Duration::from_micros(shared.us.load(Ordering::Relaxed));
     let mut inbound = match client.call(UnboundedReceiverStream::new(requests)).await {
         Ok(r) => r.into_inner(),
         Err(s) => {
@@ -846,13 +1003,7 @@ async fn pump(
                 Ok(None) => Event::Closed,
                 Err(s) => Event::Transport(s.message().to_owned()),
             },
-            () = shared.moved.notified() => continue,
-            () = tokio::time::sleep_until(deadline()) => {
-                if tokio::time::Instant::now() < deadline() {
-                    continue;
-                }
-                Event::Deadline
-            }
+            () = tokio::time::sleep_until(deadline) => Event::Deadline,
         };
         let last = !matches!(ev, Event::Msg(_));
         if events.send(ev).await.is_err() || last {
