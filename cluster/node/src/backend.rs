@@ -10,6 +10,7 @@ use rampart_evm::{
     BlockParams, CallError, CallRequest, StateOverride as EvmOverride, call::AccountOverride,
     call::CallStatus, estimate_gas, intrinsic_gas, simulate_call,
 };
+use rampart_native::{NATIVE_DEPLOYER, validate_binary};
 use rampart_primitives::{
     BlockHeader, IndexedLog, LogFilter, RecoveredTx, StateReader, StoredReceipt, TxDecodeError,
     TxLocation,
@@ -39,6 +40,17 @@ pub struct NodeBackend {
     pub(crate) send_lock: tokio::sync::Mutex<()>,
     /// In a cluster: where transactions accepted from clients are relayed to the peers.
     pub(crate) relay: std::sync::OnceLock<rampart_transport::PeerNetwork>,
+    /// Runs native contracts (`None`: off).
+    pub native: Option<Arc<rampart_native::NativeRuntime>>,
+}
+
+/// What a native deploy transaction may carry besides the binary (envelope, signature).
+const DEPLOY_TX_OVERHEAD: usize = 4096;
+
+fn oversized(size: usize, limit: usize) -> BackendError {
+    BackendError::Rejected(format!(
+        "oversized data: transaction size {size}, limit {limit}"
+    ))
 }
 
 fn internal(e: impl std::fmt::Display) -> BackendError {
@@ -52,6 +64,24 @@ pub(crate) fn now_secs() -> u64 {
 }
 
 impl NodeBackend {
+    /// A transaction to the native deployer: its data must be a binary this node accepts.
+    fn check_native_deploy(&self, tx: &RecoveredTx) -> BackendResult<()> {
+        if self.native.is_none() {
+            return Err(BackendError::Rejected(
+                "native contracts are disabled on this node".into(),
+            ));
+        }
+        use alloy_consensus::Transaction as _;
+        if !tx.envelope.value().is_zero() {
+            return Err(BackendError::Rejected(
+                "invalid native contract: a deploy carries no value".into(),
+            ));
+        }
+        let limit = self.config.native.limits.binary_bytes;
+        validate_binary(tx.envelope.input(), limit)
+            .map_err(|e| BackendError::Rejected(format!("invalid native contract: {e}")))
+    }
+
     fn head_header(&self) -> BackendResult<BlockHeader> {
         let head = self
             .store
@@ -102,22 +132,28 @@ impl NodeBackend {
     /// With `sender`, the signature is not recovered again (a relaying peer did it).
     pub(crate) fn admit(&self, raw: &[u8], sender: Option<Address>) -> BackendResult<RecoveredTx> {
         let ingress = &self.config.ingress;
-        if raw.len() > ingress.max_tx_bytes {
-            return Err(BackendError::Rejected(format!(
-                "oversized data: transaction size {}, limit {}",
-                raw.len(),
-                ingress.max_tx_bytes
-            )));
+        // A native deploy carries a binary: its own, larger bound (checked once decoded).
+        let max_deploy = self.config.native.limits.binary_bytes as usize + DEPLOY_TX_OVERHEAD;
+        if raw.len() > ingress.max_tx_bytes.max(max_deploy) {
+            return Err(oversized(raw.len(), ingress.max_tx_bytes));
         }
         let decoded = match sender {
             Some(sender) => RecoveredTx::decode_with_sender(raw, sender),
             None => RecoveredTx::decode(raw),
         };
+        if decoded.is_err() && raw.len() > ingress.max_tx_bytes {
+            return Err(oversized(raw.len(), ingress.max_tx_bytes));
+        }
         let tx = decoded.map_err(|e| match e {
             TxDecodeError::BlobNotSupported => BackendError::Rejected(e.to_string()),
             TxDecodeError::InvalidSignature(_) => BackendError::Rejected("invalid sender".into()),
             TxDecodeError::Rlp(m) => BackendError::Rejected(format!("rlp: {m}")),
         })?;
+        if tx.to() == Some(NATIVE_DEPLOYER) {
+            self.check_native_deploy(&tx)?;
+        } else if raw.len() > ingress.max_tx_bytes {
+            return Err(oversized(raw.len(), ingress.max_tx_bytes));
+        }
         match tx.chain_id() {
             None if !ingress.allow_unprotected_txs => {
                 return Err(BackendError::Rejected(
@@ -359,6 +395,7 @@ impl EthBackend for NodeBackend {
         let params = self.call_params(&header);
         let chain = self.spec.chain.clone();
         let cap = self.config.rpc.call_gas_cap;
+        let native = self.native.clone();
         let span = info_span!(target: "rampart::rpc", "executor.simulate_call");
         let out = tokio::task::spawn_blocking(move || {
             let _g = span.entered();
@@ -376,6 +413,7 @@ impl EthBackend for NodeBackend {
                     &call_request(&request),
                     &overrides(o),
                     cap,
+                    native.as_deref(),
                 )
             } else {
                 simulate_call(
@@ -385,6 +423,7 @@ impl EthBackend for NodeBackend {
                     &call_request(&request),
                     &overrides(o),
                     cap,
+                    native.as_deref(),
                 )
             }
         })
@@ -409,6 +448,7 @@ impl EthBackend for NodeBackend {
         let params = self.call_params(&header);
         let chain = self.spec.chain.clone();
         let cap = self.config.rpc.call_gas_cap;
+        let native = self.native.clone();
         let span = info_span!(target: "rampart::rpc", "executor.estimate_gas");
         tokio::task::spawn_blocking(move || {
             let _g = span.entered();
@@ -426,6 +466,7 @@ impl EthBackend for NodeBackend {
                     &call_request(&request),
                     &overrides(o),
                     cap,
+                    native.as_deref(),
                 )
             } else {
                 estimate_gas(
@@ -435,6 +476,7 @@ impl EthBackend for NodeBackend {
                     &call_request(&request),
                     &overrides(o),
                     cap,
+                    native.as_deref(),
                 )
             }
         })

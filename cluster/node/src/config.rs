@@ -24,6 +24,8 @@ pub struct NodeConfig {
     pub executor: ExecutorConfig,
     /// Raft cluster membership of this node; absent for a single node (`rampart dev`).
     pub cluster: Option<ClusterConfig>,
+    /// Native contracts: sandbox backend, limits, gas (docs/native-contracts.md).
+    pub native: crate::native::NativeSection,
 }
 
 /// How blocks are executed.

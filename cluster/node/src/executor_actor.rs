@@ -33,6 +33,7 @@ pub struct BlockExecutor {
     chain: ChainConfig,
     /// `None`: sequential execution.
     parallel: Option<ParallelConfig>,
+    native: Option<Arc<rampart_native::NativeRuntime>>,
     metrics: Arc<Metrics>,
 }
 
@@ -61,6 +62,7 @@ impl Handler<ExecuteBlock> for BlockExecutor {
             params: msg.params,
             txs: &msg.txs,
             extra_data: msg.extra_data,
+            native: self.native.as_deref(),
         };
         match &self.parallel {
             None => {
@@ -110,6 +112,7 @@ impl ExecutorHandle {
         store: StateStore,
         chain: ChainConfig,
         parallel: Option<ParallelConfig>,
+        native: Option<Arc<rampart_native::NativeRuntime>>,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<Self> {
         let (tx, rx) = std::sync::mpsc::channel();
@@ -122,6 +125,7 @@ impl ExecutorHandle {
                         store: store.clone(),
                         chain: chain.clone(),
                         parallel: parallel.clone(),
+                        native: native.clone(),
                         metrics: metrics.clone(),
                     });
                     let _ = tx.send((addr, actix::System::current()));

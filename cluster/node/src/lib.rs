@@ -8,6 +8,7 @@ pub mod config;
 pub mod executor_actor;
 pub mod genesis;
 pub mod metrics;
+pub mod native;
 pub mod producer;
 pub mod replication;
 
@@ -101,11 +102,13 @@ impl Node {
             min_txs: rampart_evm::PARALLEL_MIN_TXS,
         });
         info!(target: "rampart::node", parallel = use_parallel, threads, "executor configured");
+        let native = config.native.start(data_dir).await?;
         let executor = Arc::new(
             executor_actor::ExecutorHandle::start(
                 store.clone(),
                 spec.chain.clone(),
                 parallel,
+                native.clone(),
                 metrics.clone(),
             )
             .map_err(NodeError::Executor)?,
@@ -126,6 +129,7 @@ impl Node {
             },
             send_lock: tokio::sync::Mutex::new(()),
             relay: std::sync::OnceLock::new(),
+            native,
         });
         backend
             .metrics
@@ -232,6 +236,10 @@ impl Node {
             Ok(mut executor) => executor.stop(),
             // Someone still holds the handle: at least stop the actor system.
             Err(shared) => shared.system.stop(),
+        }
+        if let Some(native) = self.backend.native.clone() {
+            // Stops every sandbox; blocks, so not on an async worker.
+            let _ = tokio::task::spawn_blocking(move || native.shutdown()).await;
         }
         self.backend.store.quiesce();
         info!(target: "rampart::node", "node stopped");

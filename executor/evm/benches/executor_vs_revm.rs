@@ -105,6 +105,7 @@ fn run_block(state: &MemoryState, number: u64, txs: &[RecoveredTx]) -> rampart_e
         params: params(number),
         txs,
         extra_data: Bytes::new(),
+        native: None,
     };
     execute_block(state, &CHAIN, &input).expect("block")
 }

@@ -111,6 +111,7 @@ fn input<'a>(parent: &'a BlockHeader, txs: &'a [RecoveredTx]) -> BlockInput<'a> 
         },
         txs,
         extra_data: Bytes::new(),
+        native: None,
     }
 }
 

@@ -1,13 +1,13 @@
 //! Phase two: run a block's transactions in order and seal the result.
 
 use alloy_primitives::{B256, Bloom, Bytes, keccak256};
+use rampart_native::{NATIVE_DEPLOYER, NativeRuntime};
 use rampart_primitives::{
     BlockHeader, ExecutedBlock, LogEntry, RecoveredTx, StateReader, StoredReceipt,
     commitment::state_commitment,
 };
-use revm::{
-    Context, ExecuteCommitEvm, MainBuilder, MainContext,
-    context::result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction, OutOfGasError},
+use revm::context::result::{
+    EVMError, ExecutionResult, HaltReason, InvalidTransaction, OutOfGasError,
 };
 use tracing::debug;
 
@@ -15,6 +15,7 @@ use crate::{
     ChainConfig, ExecError,
     db::BlockDb,
     env::{BlockParams, block_env, cfg_env, tx_env},
+    native::{NativeFailure, RampartEvm},
 };
 
 /// What to execute: the block's parameters and candidate transactions in their final order.
@@ -24,6 +25,8 @@ pub struct BlockInput<'a> {
     pub params: BlockParams,
     pub txs: &'a [RecoveredTx],
     pub extra_data: Bytes,
+    /// Runs native contracts; `None` disables them (a call to one fails).
+    pub native: Option<&'a NativeRuntime>,
 }
 
 /// A candidate transaction that was left out of the block.
@@ -125,11 +128,12 @@ pub fn execute_block<R: StateReader>(
 ) -> Result<BlockOutcome, ExecError> {
     let p = &input.params;
     let spec = chain.fork_at(p.timestamp).spec_id();
-    let mut evm = Context::mainnet()
-        .with_db(BlockDb::new(state))
-        .with_block(block_env(p, spec))
-        .with_cfg(cfg_env(chain, p.timestamp))
-        .build_mainnet();
+    let mut evm = RampartEvm::new(
+        BlockDb::new(state),
+        block_env(p, spec),
+        cfg_env(chain, p.timestamp),
+        input.native,
+    );
 
     let mut receipts = Vec::with_capacity(input.txs.len());
     let mut included = Vec::with_capacity(input.txs.len());
@@ -181,7 +185,15 @@ pub fn execute_block<R: StateReader>(
             let first_log = log_count;
             log_count += result.logs().len() as u32;
             let logs = result.logs().iter().map(LogEntry::from).collect();
-            let r = receipt(tx, &result, logs, cumulative_gas, first_log, p.base_fee);
+            let r = receipt(
+                tx,
+                &result,
+                evm.native_failure(),
+                logs,
+                cumulative_gas,
+                first_log,
+                p.base_fee,
+            );
             batch.push((r.clone(), tx.raw.clone()));
             if batch.len() == SEALER_BATCH {
                 // The sealer only ends early if it panicked; `join` below reports that.
@@ -196,8 +208,7 @@ pub fn execute_block<R: StateReader>(
         let _ = to_sealer.send(batch);
         drop(to_sealer);
 
-        let db = evm.ctx.journaled_state.database;
-        let write_set = db.into_write_set();
+        let write_set = evm.into_db().into_write_set();
         let roots = sealer
             .join()
             .map_err(|_| ExecError::Bug("block sealer thread panicked".into()))?;
@@ -299,10 +310,11 @@ impl Sealer {
 }
 
 /// The receipt of an included transaction; `cumulative_gas` already counts it, `logs` are
-/// `result`'s.
+/// `result`'s; `native` is the last native contract failure in it.
 pub(crate) fn receipt(
     tx: &RecoveredTx,
     result: &ExecutionResult,
+    native: Option<&NativeFailure>,
     logs: Vec<LogEntry>,
     cumulative_gas: u64,
     first_log: u32,
@@ -310,7 +322,15 @@ pub(crate) fn receipt(
 ) -> StoredReceipt {
     let contract_address = match tx.to() {
         None => Some(tx.sender.create(tx.nonce())),
+        // A native deploy names its contract as a creation does.
+        Some(to) if to == NATIVE_DEPLOYER && result.is_success() => {
+            Some(tx.sender.create(tx.nonce()))
+        }
         Some(_) => None,
+    };
+    let failure = match (failure_reason(result), native) {
+        (Some(_), Some(n)) => Some(n.to_string()),
+        (reason, _) => reason,
     };
     StoredReceipt {
         tx_hash: tx.hash,
@@ -324,7 +344,7 @@ pub(crate) fn receipt(
         contract_address,
         first_log_index: first_log,
         logs,
-        failure: failure_reason(result),
+        failure,
         output: match result {
             ExecutionResult::Success { output, .. } => output.data().clone(),
             ExecutionResult::Revert { output, .. } => output.clone(),

@@ -4,13 +4,11 @@ use std::collections::BTreeMap;
 
 use alloy_eips::eip2930::AccessList;
 use alloy_primitives::{Address, Bytes, U256};
+use rampart_native::NativeRuntime;
 use rampart_primitives::{LogEntry, StateReader};
-use revm::{
-    Context, ExecuteEvm, MainBuilder, MainContext,
-    context::{
-        TxEnv,
-        result::{EVMError, ExecutionResult, HaltReason, OutOfGasError},
-    },
+use revm::context::{
+    TxEnv,
+    result::{EVMError, ExecutionResult, HaltReason, OutOfGasError},
 };
 
 use crate::{
@@ -18,6 +16,7 @@ use crate::{
     block::{halt_reason, invalid_tx_reason},
     db::BlockDb,
     env::{BlockParams, block_env, call_kind, cfg_env},
+    native::RampartEvm,
 };
 
 /// A call as `eth_call` describes it.
@@ -121,6 +120,7 @@ fn run<R: StateReader>(
     params: &BlockParams,
     req: &CallRequest,
     gas: u64,
+    native: Option<&NativeRuntime>,
 ) -> Result<(CallOutcome, BlockDb<R>), CallError> {
     let mut params = params.clone();
     // Like geth: a call that names no price runs with a zero base fee, so it needs no funds for gas.
@@ -133,15 +133,12 @@ fn run<R: StateReader>(
     cfg.disable_nonce_check = true;
     cfg.tx_gas_limit_cap = Some(u64::MAX);
     cfg.tx_chain_id_check = false;
-    let mut evm = Context::mainnet()
-        .with_db(db)
-        .with_block(block_env(&params, spec))
-        .with_cfg(cfg)
-        .build_mainnet();
+    let mut evm = RampartEvm::new(db, block_env(&params, spec), cfg, native);
     let outcome = evm.transact(tx_for(req, gas, 0));
-    let db = evm.ctx.journaled_state.database;
+    let native_failure = evm.native_failure().map(ToString::to_string);
+    let db = evm.into_db();
     let result = match outcome {
-        Ok(r) => r.result,
+        Ok((r, _)) => r,
         Err(EVMError::Transaction(e)) => return Err(CallError::Invalid(invalid_tx_reason(&e))),
         Err(EVMError::Database(e)) => return Err(CallError::State(e.0)),
         Err(other) => return Err(CallError::Internal(other.to_string())),
@@ -151,9 +148,10 @@ fn run<R: StateReader>(
     let (status, output) = match result {
         ExecutionResult::Success { output, .. } => (CallStatus::Success, output.into_data()),
         ExecutionResult::Revert { output, .. } => (CallStatus::Revert, output),
-        ExecutionResult::Halt { reason, .. } => {
-            (CallStatus::Halt(halt_code(&reason)), Bytes::new())
-        }
+        ExecutionResult::Halt { reason, .. } => (
+            CallStatus::Halt(native_failure.unwrap_or_else(|| halt_code(&reason))),
+            Bytes::new(),
+        ),
     };
     Ok((
         CallOutcome {
@@ -196,10 +194,11 @@ pub fn simulate_call<R: StateReader>(
     req: &CallRequest,
     overrides: &StateOverride,
     gas_cap: u64,
+    native: Option<&NativeRuntime>,
 ) -> Result<CallOutcome, CallError> {
     let gas = req.gas.unwrap_or(gas_cap).min(gas_cap);
     let db = prepared(state, overrides)?;
-    Ok(run(db, chain, params, req, gas)?.0)
+    Ok(run(db, chain, params, req, gas, native)?.0)
 }
 
 /// The smallest gas limit at which the call succeeds, found by binary search like geth's
@@ -212,11 +211,12 @@ pub fn estimate_gas<R: StateReader + Clone>(
     req: &CallRequest,
     overrides: &StateOverride,
     gas_cap: u64,
+    native: Option<&NativeRuntime>,
 ) -> Result<u64, CallError> {
     let mut hi = req.gas.unwrap_or(params.gas_limit).min(gas_cap);
     let attempt = |gas: u64| -> Result<CallOutcome, CallError> {
         let db = prepared(state.clone(), overrides)?;
-        Ok(run(db, chain, params, req, gas)?.0)
+        Ok(run(db, chain, params, req, gas, native)?.0)
     };
     let first = attempt(hi)?;
     match &first.status {

@@ -15,6 +15,7 @@ pub mod call;
 pub mod chain;
 pub mod db;
 pub mod env;
+pub mod native;
 pub mod parallel;
 
 pub use block::{BlockInput, BlockOutcome, RejectedTx, execute_block};

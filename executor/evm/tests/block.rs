@@ -97,6 +97,7 @@ fn run(state: &MemoryState, txs: &[RecoveredTx], gas_limit: u64) -> rampart_evm:
         params: params(gas_limit),
         txs,
         extra_data: Bytes::new(),
+        native: None,
     };
     execute_block(state, &CHAIN, &input).expect("block executes")
 }

@@ -271,6 +271,7 @@ fn input<'a>(parent: &'a BlockHeader, txs: &'a [RecoveredTx], gas_limit: u64) ->
         params: params(parent, gas_limit, COINBASE),
         txs,
         extra_data: Bytes::from_static(b"parallel"),
+        native: None,
     }
 }
 
@@ -1266,6 +1267,7 @@ fn block_that_reads_or_pays_coinbase_matches_sequential() {
         params: params(&world.parent, BIG_GAS, cb_key.address()),
         txs: &txs,
         extra_data: Bytes::new(),
+        native: None,
     };
     let seq = execute_block(&state, &CHAIN, &input).expect("sequential");
     let (par, stats) = parallel(&state, &input, 2);

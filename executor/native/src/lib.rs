@@ -65,6 +65,9 @@ pub use call::{
 pub use config::{BackendKind, Limits, NativeConfig, PoolConfig, RunscConfig};
 pub use error::NativeError;
 pub use gas::GasSchedule;
-pub use marker::{NATIVE_CODE_LEN, NATIVE_CODE_PREFIX, native_code, parse_native_code};
+pub use marker::{
+    NATIVE_BINARY_PREFIX, NATIVE_CODE_LEN, NATIVE_CODE_PREFIX, NATIVE_DEPLOYER, binary_holder,
+    native_code, parse_native_code,
+};
 pub use runtime::{BinaryLoader, NativeCall, NativeRuntime, StateAccess, Step};
 pub use validate::{BinaryError, validate_binary};

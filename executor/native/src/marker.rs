@@ -4,7 +4,22 @@
 //! `0xEF` as a first byte cannot come from an EVM deployment (EIP-3541), and the second byte
 //! `0x52` differs from EOF (`0xEF00`) and EIP-7702 delegations (`0xEF0100`).
 
-use alloy_primitives::{B256, Bytes};
+use alloy_primitives::{Address, B256, Bytes, address, keccak256};
+
+/// The system address a transaction deploys a native contract to: its data is the binary.
+pub const NATIVE_DEPLOYER: Address = address!("0x0000000000000000000000000000000000ef524e");
+
+/// The first bytes of a stored binary (the code of its [`binary_holder`]): `0xEF` so that no EVM
+/// call can run it, `"RB"` for "Rampart binary".
+pub const NATIVE_BINARY_PREFIX: [u8; 3] = [0xEF, 0x52, 0x42];
+
+/// The account whose code is [`NATIVE_BINARY_PREFIX`] followed by the binary hashing to
+/// `code_hash`: binaries live in the state like code, once per hash.
+pub fn binary_holder(code_hash: B256) -> Address {
+    let mut seed = b"rampart.native.binary".to_vec();
+    seed.extend_from_slice(code_hash.as_slice());
+    Address::from_slice(&keccak256(seed)[12..])
+}
 
 /// The first three bytes of a native contract's account code.
 pub const NATIVE_CODE_PREFIX: [u8; 3] = [0xEF, 0x52, 0x4E];

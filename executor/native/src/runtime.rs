@@ -976,7 +976,13 @@ impl Drop for NativeRuntime {
     fn drop(&mut self) {
         self.shutdown();
         if let Some(rt) = self.rt.take() {
-            rt.shutdown_timeout(Duration::from_secs(5));
+            // A runtime cannot be waited for from inside another one (the node drops this from
+            // async code when it is the last holder).
+            if tokio::runtime::Handle::try_current().is_ok() {
+                rt.shutdown_background();
+            } else {
+                rt.shutdown_timeout(Duration::from_secs(5));
+            }
         }
     }
 }

@@ -14,18 +14,20 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use alloy_primitives::{Address, Bloom, Bytes, U256};
 use rampart_primitives::{LogEntry, RecoveredTx, StateReader, StoredReceipt};
 use revm::{
-    Context, Database, DatabaseCommit, ExecuteCommitEvm, MainBuilder, MainContext,
-    context::result::EVMError, primitives::AddressMap, state::Account as RevmAccount,
+    Database, DatabaseCommit, context::result::EVMError, primitives::AddressMap,
+    state::Account as RevmAccount,
 };
 use tracing::debug;
 
 use super::vm::TxOutcome;
+use crate::native::RampartEvm;
 use crate::{
     BlockInput, BlockOutcome, BlockParams, ChainConfig, ExecError, RejectedTx,
     block::{Roots, Sealer, invalid_tx_reason, receipt, seal_with_roots},
     db::BlockDb,
     env::{block_env, cfg_env, tx_env},
 };
+use rampart_native::NativeRuntime;
 
 /// Receipts (with the transaction's bytes and the receipt's bloom) on their way to the sealer.
 pub(crate) type SealerBatch = Vec<(StoredReceipt, Bytes, Bloom)>;
@@ -107,6 +109,7 @@ impl<'a, R: StateReader> Committer<'a, R> {
         txs: &[RecoveredTx],
         chain: &ChainConfig,
         params: &BlockParams,
+        native: Option<&NativeRuntime>,
     ) -> Result<(), ExecError> {
         if !self.tips.is_empty() {
             credit_beneficiary(&mut self.db, params.beneficiary, &self.tips)?;
@@ -114,11 +117,12 @@ impl<'a, R: StateReader> Committer<'a, R> {
         }
         let db = std::mem::replace(&mut self.db, BlockDb::new(base));
         let spec = chain.fork_at(params.timestamp).spec_id();
-        let mut evm = Context::mainnet()
-            .with_db(db)
-            .with_block(block_env(params, spec))
-            .with_cfg(cfg_env(chain, params.timestamp))
-            .build_mainnet();
+        let mut evm = RampartEvm::new(
+            db,
+            block_env(params, spec),
+            cfg_env(chain, params.timestamp),
+            native,
+        );
         let mut result = Ok(());
         for tx in txs {
             let outcome = match evm.transact_commit(tx_env(tx)) {
@@ -144,12 +148,20 @@ impl<'a, R: StateReader> Committer<'a, R> {
             self.gas_used += outcome.tx_gas_used();
             let first_log = self.log_count;
             self.log_count += logs.len() as u32;
-            let receipt = receipt(tx, &outcome, logs, self.gas_used, first_log, self.base_fee);
+            let receipt = receipt(
+                tx,
+                &outcome,
+                evm.native_failure(),
+                logs,
+                self.gas_used,
+                first_log,
+                self.base_fee,
+            );
             self.batch.push((receipt, tx.raw.clone(), bloom));
             self.included.push(tx.clone());
             self.flush();
         }
-        self.db = evm.ctx.journaled_state.database;
+        self.db = evm.into_db();
         result
     }
 
@@ -170,13 +182,22 @@ impl<'a, R: StateReader> Committer<'a, R> {
                 tip,
                 logs,
                 bloom,
+                native_failure,
             } => {
                 self.db.commit(state);
                 self.tips.push(tip);
                 self.gas_used += result.tx_gas_used();
                 let first_log = self.log_count;
                 self.log_count += logs.len() as u32;
-                let receipt = receipt(tx, &result, logs, self.gas_used, first_log, self.base_fee);
+                let receipt = receipt(
+                    tx,
+                    &result,
+                    native_failure.as_ref(),
+                    logs,
+                    self.gas_used,
+                    first_log,
+                    self.base_fee,
+                );
                 self.batch.push((receipt, tx.raw.clone(), bloom));
                 self.included.push(tx.clone());
             }

@@ -267,6 +267,7 @@ struct Shared<'a, R> {
     stats: Mutex<ParallelStats>,
     block: revm::context::BlockEnv,
     cfg: revm::context::CfgEnv,
+    native: Option<&'a rampart_native::NativeRuntime>,
 }
 
 /// What Block-STM leaves behind; freeing it takes a while, so sealing does it on the side.
@@ -316,6 +317,7 @@ fn block_stm<'a, R: StateReader + Sync>(
         stats: Mutex::new(ParallelStats::default()),
         block: block_env(p, spec),
         cfg: cfg_env(chain, p.timestamp),
+        native: input.native,
     };
     let threads = threads.min(n).max(1);
     let sealed = std::thread::scope(|s| {
@@ -340,6 +342,7 @@ fn block_stm<'a, R: StateReader + Sync>(
                         &input.txs[committed..],
                         chain,
                         &input.params,
+                        input.native,
                     );
                     match tail {
                         Ok(()) => lock(&shared.stats).sequential_tail_from = Some(committed),
@@ -390,6 +393,7 @@ fn worker<R: StateReader + Sync>(shared: &Shared<'_, R>) {
         &shared.envs,
         shared.block.clone(),
         shared.cfg.clone(),
+        shared.native,
     );
     let scheduler = &shared.scheduler;
     let mut task: Option<Task> = None;

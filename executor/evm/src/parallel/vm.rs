@@ -19,15 +19,15 @@ use alloy_primitives::{Address, B256, Bloom, U256, map::DefaultHashBuilder};
 use dashmap::DashMap;
 use rampart_primitives::{Account, KECCAK_EMPTY, LogEntry, StateError, StateReader};
 use revm::{
-    Context, Database, MainBuilder, MainContext,
+    Database,
     bytecode::Bytecode,
     context::{
-        ContextSetters, ContextTr, TxEnv,
+        ContextTr, TxEnv,
         result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction},
     },
     context_interface::{Block, Cfg, JournalTr, Transaction},
     database_interface::DBErrorMarker,
-    handler::{EvmTr, EvmTrError, FrameResult, FrameTr, Handler, MainnetContext, MainnetEvm},
+    handler::{EvmTr, EvmTrError, FrameResult, FrameTr, Handler},
     interpreter::interpreter_action::FrameInit,
     primitives::hardfork::SpecId,
     state::{AccountInfo, EvmState},
@@ -36,6 +36,8 @@ use revm::{
 use super::Fallback;
 use super::mv_memory::{Location, MvMemory, Origin, ReadResult, ReadSet, TxIdx, Value, Version};
 use crate::db::to_bytecode;
+use crate::native::{NativeFailure, RampartEvm};
+use rampart_native::NativeRuntime;
 
 /// Why an incarnation could not finish.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -234,6 +236,8 @@ pub(crate) enum TxOutcome {
         /// parallel rather than in the (serial) commit.
         logs: Vec<LogEntry>,
         bloom: Bloom,
+        /// The last native contract failure in it, for the receipt.
+        native_failure: Option<NativeFailure>,
     },
     /// Not valid at its position (nonce, funds, intrinsic gas): left out of the block.
     Invalid(InvalidTransaction),
@@ -255,7 +259,7 @@ pub(crate) enum VmStatus {
 /// Initial room for an incarnation's reads (an ERC-20 transfer makes about ten).
 const READS_CAPACITY: usize = 16;
 
-type Evm<'a, R> = MainnetEvm<MainnetContext<VmDb<'a, R>>>;
+type Evm<'a, R> = RampartEvm<'a, VmDb<'a, R>>;
 
 /// One worker's EVM.
 pub(crate) struct Vm<'a, R: StateReader> {
@@ -271,6 +275,7 @@ impl<'a, R: StateReader> Vm<'a, R> {
         envs: &'a [TxEnv],
         block: revm::context::BlockEnv,
         cfg: revm::context::CfgEnv,
+        native: Option<&'a NativeRuntime>,
     ) -> Self {
         let db = VmDb {
             mv,
@@ -282,27 +287,23 @@ impl<'a, R: StateReader> Vm<'a, R> {
             basic_reads: HashMap::default(),
             bytecode_cache: HashMap::default(),
         };
-        let evm = Context::mainnet()
-            .with_db(db)
-            .with_block(block)
-            .with_cfg(cfg)
-            .build_mainnet();
+        let evm = RampartEvm::new(db, block, cfg, native);
         Self { evm, envs }
     }
 
     pub fn execute(&mut self, version: Version) -> VmStatus {
         let txn_idx = version.txn_idx;
         {
-            let db = &mut self.evm.ctx.journaled_state.database;
+            let db = self.evm.db_mut();
             db.txn_idx = txn_idx;
             db.reads.clear();
             db.basic_reads.clear();
         }
-        self.evm.ctx.set_tx(self.envs[txn_idx].clone());
         let mut handler = LazyFeeHandler::<_, EVMError<VmError, InvalidTransaction>, _>::default();
-        let result = handler.run(&mut self.evm);
-        let state = self.evm.ctx.journaled_state.finalize();
-        let db = &mut self.evm.ctx.journaled_state.database;
+        let result = self.evm.run_with(self.envs[txn_idx].clone(), &mut handler);
+        let state = self.evm.ctx_mut().journaled_state.finalize();
+        let native_failure = self.evm.native_failure().cloned();
+        let db = self.evm.db_mut();
         match result {
             Ok(result) => {
                 let writes = writes_of(&state, &db.basic_reads, db.codes);
@@ -318,6 +319,7 @@ impl<'a, R: StateReader> Vm<'a, R> {
                         tip: handler.tip.get(),
                         logs,
                         bloom,
+                        native_failure,
                     },
                     reads: std::mem::replace(&mut db.reads, Vec::with_capacity(READS_CAPACITY)),
                     writes,
