@@ -27,6 +27,9 @@ f=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 0)
 [ -n "$line" ] || f=1
 passed=$((passed + p)); failed=$((failed + f))
 
+echo "== native contract artefacts (static host, SDK examples) for the ethers suite"
+./scripts/build-native.sh || { echo "native build failed"; failed=$((failed + 1)); }
+
 echo "== ethers v6 suite"
 RAMPART_BIN="$BIN" ./tests/run-e2e.sh 2>&1 | tee "$LOGS/js.log"
 p=$(grep -E '^# pass ' "$LOGS/js.log" | tail -n 1 | grep -oE '[0-9]+' || echo 0)

@@ -5,7 +5,7 @@
 #                                  `$RAMPART_BIN dev --datadir <tmp> --http-addr 127.0.0.1:<free port>`;
 #                                  runs every file, including restart.test.js (RAMPART_BIN is exported).
 #   tests/run-e2e.sh --hardhat     reference run against `hardhat node` (tests/hardhat config, interval
-#                                  mining); restart.test.js and cluster.test.js are excluded (they need the rampart binary).
+#                                  mining); restart, cluster and native tests are excluded (they need the rampart binary).
 #
 # Any further arguments go to `node --test` (e.g. --test-concurrency=1, --test-name-pattern=Cancun).
 # Env: RAMPART_ARGS   extra CLI args for every rampart process (shared node and restart test)
@@ -57,7 +57,7 @@ else
   (cd "$HERE/hardhat" && exec node ../node_modules/hardhat/internal/cli/cli.js node --hostname 127.0.0.1 --port "$PORT") >"$LOG" 2>&1 &
   NODE_PID=$!
   for f in "$HERE"/js/*.test.js; do
-    case "$(basename "$f")" in restart.test.js|cluster.test.js) ;; *) FILES+=("$f") ;; esac
+    case "$(basename "$f")" in restart.test.js|cluster.test.js|native.test.js) ;; *) FILES+=("$f") ;; esac
   done
 fi
 

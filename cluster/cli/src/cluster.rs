@@ -101,6 +101,8 @@ pub struct UpArgs {
     /// `<dir>/tls` (kept across restarts).
     #[arg(long)]
     tls: bool,
+    #[command(flatten)]
+    native: crate::NativeArgs,
 }
 
 /// Writes node `id`'s configuration for a local cluster of `n`.
@@ -112,6 +114,7 @@ fn local_config(
     tls: Option<rampart_transport::TlsFiles>,
 ) -> NodeConfig {
     let mut c = base.clone();
+    args.native.apply(&mut c);
     let port = |base: u16, id: u64| base + (id - 1) as u16;
     c.data_dir = Some(dir.join(format!("node{id}")));
     c.rpc.addr = SocketAddr::from(([127, 0, 0, 1], port(args.rpc_port, id)));

@@ -64,6 +64,36 @@ struct DevArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics [default: off].
     #[arg(long, env = "RAMPART_METRICS_ADDR")]
     metrics_addr: Option<SocketAddr>,
+    #[command(flatten)]
+    native: NativeArgs,
+}
+
+/// Native contracts (docs/native-contracts.md); the `[native]` section has the rest.
+#[derive(Debug, Args)]
+pub(crate) struct NativeArgs {
+    /// Sandbox for native contracts: auto (gVisor where it runs), gvisor, process (no
+    /// isolation: development only), off [default: auto].
+    #[arg(long, env = "RAMPART_NATIVE_BACKEND", value_parser = parse_native_backend)]
+    native_backend: Option<rampart_node::native::NativeBackend>,
+    /// The static contract host binary [default: rampart-contract-host next to rampart].
+    #[arg(long, env = "RAMPART_NATIVE_HOST")]
+    native_host: Option<PathBuf>,
+}
+
+fn parse_native_backend(s: &str) -> Result<rampart_node::native::NativeBackend, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| format!("{s:?}: expected auto, gvisor, process or off"))
+}
+
+impl NativeArgs {
+    pub(crate) fn apply(&self, config: &mut NodeConfig) {
+        if let Some(b) = self.native_backend {
+            config.native.backend = b;
+        }
+        if let Some(h) = &self.native_host {
+            config.native.host_binary = Some(h.clone());
+        }
+    }
 }
 
 pub(crate) fn load_config(path: Option<&PathBuf>) -> anyhow::Result<NodeConfig> {
@@ -122,6 +152,7 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     if args.metrics_addr.is_some() {
         config.metrics.addr = args.metrics_addr;
     }
+    args.native.apply(&mut config);
     let _tmp;
     let data_dir = if args.ephemeral {
         let t = tempfile::Builder::new().prefix("rampart-dev-").tempdir()?;
@@ -150,6 +181,14 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     println!("  WebSocket:  ws://{addr}");
     if let Some(m) = node.metrics_addr {
         println!("  metrics:    http://{m}/metrics");
+    }
+    match &node.backend.native {
+        Some(n) => println!(
+            "  native:     {} sandboxes; deploy to {}",
+            n.backend_name(),
+            rampart_native::NATIVE_DEPLOYER
+        ),
+        None => println!("  native:     off (the log says why)"),
     }
     if config.genesis.is_none() {
         print_dev_accounts();

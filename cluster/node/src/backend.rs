@@ -279,6 +279,14 @@ impl EthBackend for NodeBackend {
         self.spec.chain.chain_id
     }
 
+    fn native_contracts(&self) -> serde_json::Value {
+        serde_json::json!({
+            "enabled": self.native.is_some(),
+            "backend": self.native.as_ref().map(|n| n.backend_name()),
+            "deployer": NATIVE_DEPLOYER,
+        })
+    }
+
     fn client_version(&self) -> String {
         format!(
             "rampart/v{}/{}-{}",

@@ -53,6 +53,8 @@ pub struct TxRecord {
 pub trait EthBackend: Send + Sync + 'static {
     fn chain_id(&self) -> u64;
     fn client_version(&self) -> String;
+    /// `rampart_nativeContracts`: `{"enabled", "backend", "deployer"}`.
+    fn native_contracts(&self) -> serde_json::Value;
 
     /// Number of the last committed block.
     fn head_number(&self) -> BackendResult<u64>;

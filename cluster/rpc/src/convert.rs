@@ -78,11 +78,29 @@ pub fn rpc_transaction(record: &TxRecord) -> Result<Transaction, BackendError> {
     })
 }
 
-pub fn rpc_receipt(
-    r: &StoredReceipt,
-    loc: &TxLocation,
-    header: &BlockHeader,
-) -> TransactionReceipt {
+/// A receipt as Rampart serves it: Ethereum's fields, plus `failureReason` when the transaction
+/// failed (the reason the executor recorded: "execution reverted", "out of gas", or a native
+/// contract's failure). Clients ignore fields they do not know.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct RpcReceipt {
+    #[serde(flatten)]
+    pub receipt: TransactionReceipt,
+    #[serde(
+        rename = "failureReason",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub failure_reason: Option<String>,
+}
+
+pub fn rpc_receipt(r: &StoredReceipt, loc: &TxLocation, header: &BlockHeader) -> RpcReceipt {
+    RpcReceipt {
+        receipt: eth_receipt(r, loc, header),
+        failure_reason: r.failure.clone(),
+    }
+}
+
+fn eth_receipt(r: &StoredReceipt, loc: &TxLocation, header: &BlockHeader) -> TransactionReceipt {
     let logs = r
         .logs
         .iter()

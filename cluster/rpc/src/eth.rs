@@ -6,7 +6,7 @@ use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, U64, U256, keccak256};
 use alloy_rpc_types_eth::{
     Block, BlockTransactions, FeeHistory, Filter, FilterBlockOption, Log, SyncStatus, Transaction,
-    TransactionReceipt, TransactionRequest, state::StateOverride,
+    TransactionRequest, state::StateOverride,
 };
 use jsonrpsee::{
     PendingSubscriptionSink,
@@ -20,7 +20,7 @@ use tracing::instrument;
 use crate::{
     RpcConfig,
     backend::{BackendError, EthBackend, TxRecord},
-    convert::{rpc_header, rpc_indexed_log, rpc_receipt, rpc_transaction},
+    convert::{RpcReceipt, rpc_header, rpc_indexed_log, rpc_receipt, rpc_transaction},
     error::{invalid_params, server_error},
 };
 
@@ -87,13 +87,13 @@ pub trait EthApi {
     #[method(name = "getTransactionByHash")]
     fn get_transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>>;
     #[method(name = "getTransactionReceipt")]
-    fn get_transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>>;
+    fn get_transaction_receipt(&self, hash: B256) -> RpcResult<Option<RpcReceipt>>;
     #[method(name = "getBlockByNumber")]
     fn get_block_by_number(&self, block: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>>;
     #[method(name = "getBlockByHash")]
     fn get_block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>>;
     #[method(name = "getBlockReceipts")]
-    fn get_block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>>;
+    fn get_block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<RpcReceipt>>>;
     #[method(name = "getBlockTransactionCountByNumber")]
     fn get_block_transaction_count_by_number(
         &self,
@@ -143,6 +143,14 @@ pub trait NetApi {
     fn listening(&self) -> RpcResult<bool>;
     #[method(name = "peerCount")]
     fn peer_count(&self) -> RpcResult<U64>;
+}
+
+/// `rampart_` methods every node answers (the cluster's admin methods are in `admin`).
+#[rpc(server, namespace = "rampart")]
+pub trait RampartApi {
+    /// Whether this node runs native contracts, with which sandbox, and where they are deployed.
+    #[method(name = "nativeContracts")]
+    fn native_contracts(&self) -> RpcResult<serde_json::Value>;
 }
 
 #[rpc(server, namespace = "web3")]
@@ -598,7 +606,7 @@ impl<B: EthBackend> EthApiServer for EthRpc<B> {
         rpc_transaction(&record).map(Some).map_err(internal)
     }
 
-    fn get_transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>> {
+    fn get_transaction_receipt(&self, hash: B256) -> RpcResult<Option<RpcReceipt>> {
         Ok(self
             .backend
             .receipt(&hash)
@@ -620,7 +628,7 @@ impl<B: EthBackend> EthApiServer for EthRpc<B> {
         }
     }
 
-    fn get_block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>> {
+    fn get_block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<RpcReceipt>>> {
         let Some(n) = self.resolve_id(block)? else {
             return Ok(None);
         };
@@ -732,6 +740,12 @@ impl<B: EthBackend> NetApiServer for EthRpc<B> {
     }
     fn peer_count(&self) -> RpcResult<U64> {
         Ok(U64::ZERO)
+    }
+}
+
+impl<B: EthBackend> RampartApiServer for EthRpc<B> {
+    fn native_contracts(&self) -> RpcResult<serde_json::Value> {
+        Ok(self.backend.native_contracts())
     }
 }
 

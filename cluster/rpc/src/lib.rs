@@ -106,6 +106,9 @@ pub fn rpc_module<B: EthBackend>(backend: Arc<B>, config: &RpcConfig) -> RpcModu
         .merge(eth::PersonalApiServer::into_rpc(eth.clone()))
         .expect("personal methods are unique");
     module
+        .merge(eth::RampartApiServer::into_rpc(eth.clone()))
+        .expect("rampart methods are unique");
+    module
         .merge(eth::Web3ApiServer::into_rpc(eth))
         .expect("web3 methods are unique");
     module

@@ -409,10 +409,13 @@ impl<'r, DB: Database> RampartEvm<'r, DB> {
             return refuse(self, FailureKind::OutOfGas, m);
         }
         let sender = ctx.tx.caller();
-        let address = sender.create(ctx.tx.nonce());
         let code_hash = keccak256(&binary);
         let spec: SpecId = ctx.cfg.spec;
         let journal = &mut ctx.journaled_state;
+        // The nonce the transaction used: the sender's was bumped before execution. (Not the
+        // transaction's field: `eth_call` and `eth_estimateGas` leave it unset.)
+        let nonce = journal.load_account(sender)?.info.nonce.saturating_sub(1);
+        let address = sender.create(nonce);
 
         let checkpoint = journal.checkpoint();
         journal.load_account(address)?;

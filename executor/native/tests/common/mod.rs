@@ -47,45 +47,11 @@ pub fn artifacts() -> &'static Artifacts {
         let lock = std::fs::File::create(dir.join(".lock")).unwrap();
         lock.lock().unwrap();
 
-        // Static Rust binaries: crt-static for the gnu target. `--target` keeps RUSTFLAGS away
-        // from build scripts and proc macros (which cannot be static).
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        run(Command::new(cargo)
-            .current_dir(&root)
-            .env("RUSTFLAGS", "-C target-feature=+crt-static")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "x86_64-unknown-linux-gnu",
-                "--target-dir",
-            ])
-            .arg(&dir)
-            .args([
-                "-p",
-                "rampart-contract-host",
-                "-p",
-                "rampart-sdk",
-                "--bins",
-                "--examples",
-            ]));
+        // One script builds them for every user (tests, tests/js, `make dev`).
+        run(Command::new(root.join("scripts/build-native.sh")).arg(&dir));
         let rel = dir.join("x86_64-unknown-linux-gnu/release");
-
         let c_out = dir.join("c");
-        run(Command::new("make")
-            .arg("-s")
-            .arg("-C")
-            .arg(root.join("sdk/c"))
-            .arg(format!("OUT={}", c_out.display())));
         let hostile = c_out.join("hostile");
-        run(Command::new("gcc")
-            .args(["-static", "-O2", "-D_DEFAULT_SOURCE", "-I"])
-            .arg(root.join("sdk/c"))
-            .arg(root.join("executor/native/tests/contracts/hostile.c"))
-            .arg(c_out.join("librampart.a"))
-            .arg("-o")
-            .arg(&hostile));
         drop(lock);
         Artifacts {
             host: rel.join("rampart-contract-host"),

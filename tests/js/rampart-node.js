@@ -1,0 +1,107 @@
+// A `rampart dev` process started by a test: `$RAMPART_BIN dev --datadir D --http-addr A
+// [$RAMPART_ARGS...] [extra args]`, stopped with a signal, started again on the same datadir.
+"use strict";
+
+const { spawn } = require("node:child_process");
+const fs = require("node:fs");
+const net = require("node:net");
+const path = require("node:path");
+const h = require("./helpers");
+const { assert } = h;
+
+const BIN = process.env.RAMPART_BIN;
+const EXTRA_ARGS = (process.env.RAMPART_ARGS || "").split(/\s+/).filter(Boolean);
+const START_TIMEOUT_MS = Number(process.env.RAMPART_START_TIMEOUT_MS || 60_000);
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** One rampart process on a fixed datadir/port; can be stopped and started again. */
+class RampartNode {
+  constructor(datadir, port, extraArgs = []) {
+    this.extraArgs = extraArgs;
+    this.datadir = datadir;
+    this.port = port;
+    this.url = `http://127.0.0.1:${port}`;
+    this.logFile = path.join(datadir, "..", path.basename(datadir) + ".log");
+    this.child = null;
+    this.starts = 0;
+  }
+
+  logTail(n = 60) {
+    try {
+      return fs.readFileSync(this.logFile, "utf8").split("\n").slice(-n).join("\n");
+    } catch {
+      return "(no log)";
+    }
+  }
+
+  async start() {
+    this.starts++;
+    const args = ["dev", "--datadir", this.datadir, "--http-addr", `127.0.0.1:${this.port}`, ...EXTRA_ARGS, ...this.extraArgs];
+    fs.appendFileSync(this.logFile, `\n===== start #${this.starts}: ${BIN} ${args.join(" ")}\n`);
+    const out = fs.openSync(this.logFile, "a");
+    const child = spawn(BIN, args, { stdio: ["ignore", out, out], env: process.env });
+    fs.closeSync(out);
+    this.child = child;
+    child.exitInfo = null;
+    child.exited = new Promise((resolve) => {
+      child.on("exit", (code, signal) => {
+        child.exitInfo = { code, signal };
+        resolve(child.exitInfo);
+      });
+      child.on("error", (err) => {
+        child.exitInfo = { error: err };
+        resolve(child.exitInfo);
+      });
+    });
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      if (child.exitInfo) {
+        assert.fail(`rampart exited during startup ${JSON.stringify(child.exitInfo)}\n${this.logTail()}`);
+      }
+      try {
+        const res = await h.rpcRaw("eth_chainId", [], this.url);
+        if (res.result) {
+          assert.equal(res.result, "0x7a69");
+          return;
+        }
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) assert.fail(`rampart did not answer eth_chainId within ${START_TIMEOUT_MS} ms\n${this.logTail()}`);
+      await h.sleep(200);
+    }
+  }
+
+  /** Sends `signal` and waits for the process to exit. */
+  async stop(signal, timeoutMs = 30_000) {
+    const child = this.child;
+    if (!child || child.exitInfo) return child && child.exitInfo;
+    child.kill(signal);
+    let timer;
+    const res = await Promise.race([
+      child.exited,
+      new Promise((r) => (timer = setTimeout(() => r(null), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (!res) {
+      child.kill("SIGKILL");
+      await child.exited;
+      assert.fail(`rampart did not exit within ${timeoutMs} ms after ${signal}\n${this.logTail()}`);
+    }
+    this.child = null;
+    return res;
+  }
+}
+
+module.exports = { RampartNode, freePort, BIN };
