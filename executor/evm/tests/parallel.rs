@@ -1460,3 +1460,124 @@ fn applied_states_are_identical() {
     assert_eq!(a, b);
     world.parent = seq.block.header;
 }
+
+/// The static native artefacts (scripts/build-native.sh), built once per machine under the lock
+/// the native crate's tests share.
+fn native_artifacts() -> std::path::PathBuf {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let dir = target.join("native-static");
+        std::fs::create_dir_all(&dir).expect("create native-static");
+        let lock = std::fs::File::create(dir.join(".lock")).expect("lock file");
+        lock.lock().expect("lock");
+        let status = std::process::Command::new(root.join("scripts/build-native.sh"))
+            .arg(&dir)
+            .status()
+            .expect("run scripts/build-native.sh");
+        assert!(status.success(), "scripts/build-native.sh failed");
+        dir
+    })
+    .clone()
+}
+
+/// Native contracts under Block-STM: a deploy, then a block where every sender calls the same
+/// native counter (all conflict on one slot), some revert inside the native contract, and
+/// independent ETH transfers run beside them. Parallel equals sequential at 2 and 4 threads,
+/// and the counter ends at the number of successful increments.
+#[test]
+fn native_contracts_match_sequential() {
+    use rampart_native::{BackendKind, NATIVE_DEPLOYER, NativeConfig, NativeRuntime};
+    let dir = native_artifacts();
+    let work = tempfile_dir("rampart-evm-native");
+    let mut cfg = NativeConfig::new(
+        BackendKind::Process,
+        dir.join("x86_64-unknown-linux-gnu/release/rampart-contract-host"),
+    );
+    cfg.work_dir = work.clone();
+    cfg.instance = "evm_parallel".into();
+    let rt = NativeRuntime::new(cfg).expect("native runtime");
+    let bin = std::fs::read(dir.join("c/counter")).expect("C counter");
+
+    let mut world = World::new();
+    let owner = key(0);
+    let nonce = world.nonce(owner.address());
+    let deploy = call(&owner, nonce, NATIVE_DEPLOYER, bin.clone(), 40_000_000);
+    let txs = [deploy];
+    let mut inp = input(&world.parent, &txs, BIG_GAS);
+    inp.native = Some(&rt);
+    let out = execute_block(&world.state, &CHAIN, &inp).expect("deploy block");
+    let counter = owner.address().create(nonce);
+    assert!(out.block.receipts[0].success, "{:?}", out.block.receipts[0]);
+    assert_eq!(out.block.receipts[0].contract_address, Some(counter));
+    world.state.apply(&out.block.write_set);
+    world.parent = out.block.header.clone();
+
+    let mut txs = Vec::new();
+    let mut increments = 0u64;
+    for i in 1..SENDERS {
+        let k = key(i);
+        let n = world.nonce(k.address());
+        if i % 5 == 0 {
+            // An unknown selector: the native contract reverts.
+            txs.push(call(&k, n, counter, vec![0xde, 0xad, 0xbe, 0xef], 200_000));
+        } else if i % 3 == 0 {
+            txs.push(sign_tx(
+                &k,
+                n,
+                TxKind::Call(key(i + 100).address()),
+                eth(1),
+                Bytes::new(),
+                21_000,
+                FEE,
+            ));
+        } else {
+            txs.push(call(&k, n, counter, incrementCall {}.abi_encode(), 200_000));
+            increments += 1;
+        }
+    }
+    let mut inp = input(&world.parent, &txs, BIG_GAS);
+    inp.native = Some(&rt);
+    let seq = execute_block(&world.state, &CHAIN, &inp).expect("sequential");
+    for threads in [2, 4] {
+        let (par, _) = parallel(&world.state, &inp, threads);
+        assert_same(&par, &seq, &format!("native block, {threads} threads"));
+    }
+    let reverted: Vec<_> = seq.block.receipts.iter().filter(|r| !r.success).collect();
+    assert_eq!(reverted.len(), ((SENDERS - 1) / 5) as usize);
+    assert!(
+        reverted
+            .iter()
+            .all(|r| r.failure.as_deref() == Some("execution reverted"))
+    );
+    world.state.apply(&seq.block.write_set);
+    assert_eq!(
+        world.state.storage(&counter, &U256::ZERO).expect("slot"),
+        U256::from(increments)
+    );
+
+    // Without a runtime, a call to the native contract fails and says why.
+    let k = key(1);
+    let n = world.nonce(k.address());
+    let txs = [call(&k, n, counter, incrementCall {}.abi_encode(), 200_000)];
+    let inp = input(&seq.block.header, &txs, BIG_GAS);
+    let off = execute_block(&world.state, &CHAIN, &inp).expect("block without native");
+    let r = &off.block.receipts[0];
+    assert!(!r.success);
+    assert!(
+        r.failure.as_deref().is_some_and(|f| f.contains("disabled")),
+        "{:?}",
+        r.failure
+    );
+    drop(rt);
+    let _ = std::fs::remove_dir_all(work);
+}
+
+fn tempfile_dir(prefix: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
