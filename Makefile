@@ -10,7 +10,9 @@ export CARGO_TARGET_DIR ?= /var/tmp/rampart-target
 dev:
 	./scripts/setup.sh build
 	cargo build --release --workspace --bins
-	$(CARGO_TARGET_DIR)/release/rampart dev $(ARGS)
+	./scripts/build-native.sh
+	$(CARGO_TARGET_DIR)/release/rampart dev \
+	  --native-host $(CARGO_TARGET_DIR)/native-static/x86_64-unknown-linux-gnu/release/rampart-contract-host $(ARGS)
 
 test:
 	./scripts/test.sh

@@ -25,7 +25,7 @@ use jsonrpsee::server::{BatchRequestConfig, ServerBuilder, ServerConfig, ServerH
 pub struct RpcConfig {
     /// Address of the HTTP + WebSocket listener (default 127.0.0.1:8545).
     pub addr: SocketAddr,
-    /// Largest request body in bytes (default 5 MiB).
+    /// Largest request body in bytes (default 8 MiB: a native deploy carries up to 3 MiB hex-encoded).
     pub max_request_body_bytes: u32,
     /// Largest response body in bytes (default 64 MiB).
     pub max_response_body_bytes: u32,
@@ -53,7 +53,7 @@ impl Default for RpcConfig {
     fn default() -> Self {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 8545)),
-            max_request_body_bytes: 5 * 1024 * 1024,
+            max_request_body_bytes: 8 * 1024 * 1024,
             max_response_body_bytes: 64 * 1024 * 1024,
             max_batch_size: 1_000,
             max_connections: 1_000,

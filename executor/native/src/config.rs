@@ -37,7 +37,8 @@ pub struct Limits {
     pub processes: u32,
     /// `RLIMIT_CPU` of a contract process (a backstop behind `call_time_ms`).
     pub cpu_seconds: u32,
-    /// Largest binary accepted at deploy and by hosts.
+    /// Largest binary accepted at deploy and by hosts (default 3 MiB: a deploy must fit a request
+    /// body hex-encoded, and a Raft entry twice, as the transaction and as stored code).
     pub binary_bytes: u64,
     /// Uid and gid of contract processes inside the sandbox (nobody/nogroup).
     pub contract_uid: u32,
@@ -63,7 +64,7 @@ impl Default for Limits {
             memory_bytes: 256 << 20,
             processes: 32,
             cpu_seconds: 10,
-            binary_bytes: 32 << 20,
+            binary_bytes: 3 << 20,
             contract_uid: 65_534,
             contract_gid: 65_534,
             sandbox_memory_bytes: 1 << 30,
