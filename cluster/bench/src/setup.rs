@@ -183,10 +183,17 @@ pub async fn chain_info(rpcs: &[Rpc], sc: &Scenario) -> Result<ChainInfo, BenchE
 }
 
 /// The `native` workload's probe: a target that runs native contracts answers
-/// [`NATIVE_PROBE_METHOD`]. Rampart does not yet, so this is where `native` stops today.
+/// [`NATIVE_PROBE_METHOD`] with `"enabled": true`. The workload itself is not written yet, so
+/// that is where `native` stops today.
 pub async fn probe_native(rpc: &Rpc, endpoint: &str) -> Result<(), BenchError> {
     match rpc.probe(NATIVE_PROBE_METHOD).await {
-        Ok(_) => Err(BenchError::NotImplemented { workload: "native" }),
+        Ok(v) if v.get("enabled").and_then(serde_json::Value::as_bool) == Some(true) => {
+            Err(BenchError::NotImplemented { workload: "native" })
+        }
+        Ok(_) => Err(BenchError::NativeUnsupported {
+            endpoint: endpoint.to_string(),
+            reason: "native contracts are off on that node".into(),
+        }),
         Err((Some(-32601), _)) => Err(BenchError::NativeUnsupported {
             endpoint: endpoint.to_string(),
             reason: format!("it has no {NATIVE_PROBE_METHOD} JSON-RPC method"),

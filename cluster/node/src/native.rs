@@ -112,6 +112,17 @@ impl NativeSection {
             ));
         };
         if backend == BackendKind::Gvisor {
+            // The host is the sandbox's only file: it must be static (a workspace build of
+            // `rampart-contract-host` is not; scripts/build-native.sh makes the static one).
+            let bytes = std::fs::read(&host)
+                .map_err(|e| NodeError::Config(format!("reading {}: {e}", host.display())))?;
+            if let Err(e) = rampart_native::validate_binary(&bytes, u64::MAX) {
+                return unavailable(format!(
+                    "the contract host {} cannot run in gVisor: {e} (build it with \
+                     scripts/build-native.sh)",
+                    host.display()
+                ));
+            }
             if let Err(why) = runsc_works(&self.runsc.runsc) {
                 return unavailable(why);
             }
