@@ -431,18 +431,17 @@ impl<'r, DB: Database> RampartEvm<'r, DB> {
         journal.checkpoint_commit();
 
         let holder = binary_holder(code_hash);
-        if journal.load_account_with_code(holder)?.info.code_hash == KECCAK_EMPTY {
-            journal.load_account(holder)?;
-            if journal
+        // The binary is stored once per hash: a second deploy of it finds the holder in place.
+        if journal.load_account_with_code(holder)?.info.code_hash == KECCAK_EMPTY
+            && journal
                 .create_account_checkpoint(sender, holder, U256::ZERO, spec)
                 .is_ok()
-            {
-                let mut stored = Vec::with_capacity(NATIVE_BINARY_PREFIX.len() + binary.len());
-                stored.extend_from_slice(&NATIVE_BINARY_PREFIX);
-                stored.extend_from_slice(&binary);
-                journal.set_code(holder, Bytecode::new_raw(stored.into()));
-                journal.checkpoint_commit();
-            }
+        {
+            let mut stored = Vec::with_capacity(NATIVE_BINARY_PREFIX.len() + binary.len());
+            stored.extend_from_slice(&NATIVE_BINARY_PREFIX);
+            stored.extend_from_slice(&binary);
+            journal.set_code(holder, Bytecode::new_raw(stored.into()));
+            journal.checkpoint_commit();
         }
         journal.checkpoint_commit();
         tracing::debug!(target: "rampart::native", %address, %code_hash, bytes = binary.len(),
@@ -640,10 +639,8 @@ impl<'r, DB: Database> EvmTr for RampartEvm<'r, DB> {
             Some(Slot::Eth) => self.inner.frame_stack.get().is_finished(),
             None => false,
         };
-        if finished {
-            if let Some(Slot::Eth) = self.stack.pop() {
-                self.inner.frame_stack.pop();
-            }
+        if finished && let Some(Slot::Eth) = self.stack.pop() {
+            self.inner.frame_stack.pop();
         }
         match self.stack.last_mut() {
             None => Ok(Some(result)),

@@ -410,9 +410,9 @@ impl NativeRuntime {
     }
 
     /// Sends the start of a call to a checked-out sandbox and starts pumping its answers.
-    fn begin(&self, sb: Sandbox, code_hash: B256, ctx: &CallContext) -> Result<Live, Sandbox> {
+    fn begin(&self, sb: Sandbox, code_hash: B256, ctx: &CallContext) -> Result<Live, Box<Sandbox>> {
         let Ok(handle) = self.handle() else {
-            return Err(sb);
+            return Err(Box::new(sb));
         };
         let limits = &self.cfg.limits;
         let (req_tx, req_rx) = mpsc::unbounded_channel::<pb::NodeToHost>();
@@ -598,7 +598,7 @@ impl NativeCall<'_> {
                 match self.rt.begin(sb, self.code_hash, &self.ctx) {
                     Ok(live) => self.live = Some(live),
                     Err(sb) => {
-                        self.rt.checkin(sb, false);
+                        self.rt.checkin(*sb, false);
                         return Step::Done(self.fail(FailureKind::Sandbox, "runtime shut down"));
                     }
                 }
