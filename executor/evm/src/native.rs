@@ -50,6 +50,9 @@ use revm::{
 /// The context every Rampart EVM runs on.
 pub type RampartContext<DB> = Context<BlockEnv, TxEnv, CfgEnv, DB, Journal<DB>, ()>;
 
+/// Why a native call or deploy fails on a node without a runtime.
+const DISABLED: &str = "native contracts are disabled on this node";
+
 /// revm's depth limit (1024 frames).
 const CALL_STACK_LIMIT: usize = revm::primitives::CALL_STACK_LIMIT as usize;
 
@@ -128,10 +131,6 @@ impl<'r, DB: Database> RampartEvm<'r, DB> {
             placeholder: EthFrame::invalid(),
             failure: None,
         }
-    }
-
-    pub fn db(&self) -> &DB {
-        &self.inner.ctx.journaled_state.database
     }
 
     pub fn db_mut(&mut self) -> &mut DB {
@@ -229,6 +228,15 @@ fn call_result(
     FrameResult::Call(outcome)
 }
 
+/// The halt a native failure becomes in the EVM (its text is kept in [`NativeFailure`]).
+fn halt_of(kind: FailureKind) -> InstructionResult {
+    if kind == FailureKind::OutOfGas {
+        InstructionResult::OutOfGas
+    } else {
+        InstructionResult::PrecompileError
+    }
+}
+
 /// The native contract's state, through the journal.
 struct JournalAccess<'a, DB: Database> {
     ctx: &'a mut RampartContext<DB>,
@@ -298,6 +306,24 @@ impl<DB: Database> StateAccess for JournalAccess<'_, DB> {
 }
 
 impl<'r, DB: Database> RampartEvm<'r, DB> {
+    /// Ends a frame that never ran as a failure of the native contract at `address`: recorded
+    /// for the receipt, all gas used.
+    fn fail_frame(
+        &mut self,
+        address: Address,
+        kind: FailureKind,
+        message: String,
+        inputs: &CallInputs,
+    ) -> FrameResult {
+        self.failure = Some(NativeFailure {
+            address,
+            failure: Failure { kind, message },
+        });
+        let mut gas = Gas::new(inputs.gas_limit);
+        gas.spend_all();
+        call_result(halt_of(kind), gas, Bytes::new(), inputs)
+    }
+
     /// Starts a native call frame (or ends it at once: depth, value, no runtime).
     fn init_native(
         &mut self,
@@ -312,19 +338,10 @@ impl<'r, DB: Database> RampartEvm<'r, DB> {
             return Ok(ItemOrResult::Result(r));
         }
         let Some(runtime) = self.native else {
-            self.failure = Some(NativeFailure {
-                address: inputs.bytecode_address,
-                failure: Failure {
-                    kind: FailureKind::BinaryUnavailable,
-                    message: "native contracts are disabled on this node".into(),
-                },
-            });
-            let mut gas = gas;
-            gas.spend_all();
-            let r = call_result(
-                InstructionResult::PrecompileError,
-                gas,
-                Bytes::new(),
+            let r = self.fail_frame(
+                inputs.bytecode_address,
+                FailureKind::BinaryUnavailable,
+                DISABLED.into(),
                 &inputs,
             );
             return Ok(ItemOrResult::Result(r));
@@ -371,22 +388,10 @@ impl<'r, DB: Database> RampartEvm<'r, DB> {
     fn deploy(&mut self, inputs: &CallInputs, depth: usize) -> Result<FrameResult, DbErr<DB>> {
         let mut gas = Gas::new(inputs.gas_limit);
         let refuse = |this: &mut Self, kind: FailureKind, message: String| {
-            this.failure = Some(NativeFailure {
-                address: NATIVE_DEPLOYER,
-                failure: Failure { kind, message },
-            });
-            let mut gas = Gas::new(inputs.gas_limit);
-            gas.spend_all();
-            let result = if kind == FailureKind::OutOfGas {
-                InstructionResult::OutOfGas
-            } else {
-                InstructionResult::PrecompileError
-            };
-            Ok(call_result(result, gas, Bytes::new(), inputs))
+            Ok(this.fail_frame(NATIVE_DEPLOYER, kind, message, inputs))
         };
         let Some(runtime) = self.native else {
-            let m = "native contracts are disabled on this node".to_owned();
-            return refuse(self, FailureKind::BinaryUnavailable, m);
+            return refuse(self, FailureKind::BinaryUnavailable, DISABLED.into());
         };
         if depth != 0 || inputs.scheme != CallScheme::Call {
             let m = "a native contract is deployed by a transaction to the deployer, not by a call"
@@ -531,11 +536,7 @@ impl<'r, DB: Database> RampartEvm<'r, DB> {
                             address: frame.call.context().code_address,
                             failure: f.clone(),
                         });
-                        if f.kind == FailureKind::OutOfGas {
-                            InstructionResult::OutOfGas
-                        } else {
-                            InstructionResult::PrecompileError
-                        }
+                        halt_of(f.kind)
                     }
                 };
                 if result.is_ok() {

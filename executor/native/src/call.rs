@@ -1,7 +1,7 @@
 //! What a native call sees and returns, and the [`StateHost`] through which it reaches the state.
 //!
 //! These types are the seam between the EVM executor and native contracts: the executor builds a
-//! [`CallContext`] from the revm frame, implements [`StateHost`] over its journal, and turns the
+//! [`CallContext`] from the revm frame, implements [`crate::StateAccess`] over its journal, and turns the
 //! [`CallOutcome`] into the frame's result.
 
 use alloy_primitives::{Address, B256, Bytes, U256};
@@ -82,8 +82,9 @@ pub struct SlotWrite {
 #[error("state host: {0}")]
 pub struct HostError(pub String);
 
-/// The state as a native call sees it. The EVM executor implements it over its journal; tests use
-/// an in-memory map.
+/// The state as [`crate::NativeRuntime::call`] sees it, nested calls included (tests use an
+/// in-memory map). The EVM implements the narrower [`crate::StateAccess`] over its journal and
+/// runs nested calls as frames.
 ///
 /// Writes and logs take effect immediately (so a nested call, or a re-entrant one, sees them, and
 /// logs keep their order relative to nested calls' logs). When a call does not succeed

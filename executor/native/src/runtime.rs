@@ -1,8 +1,9 @@
 //! [`NativeRuntime`]: runs native calls in sandboxes, answering their state requests through a
-//! [`StateHost`] and charging gas.
+//! [`StateAccess`] and charging gas.
 //!
-//! Threads: `call` is synchronous and runs on the caller's thread (the EVM's), which is where
-//! every [`StateHost`] method is called, so nested calls (native → EVM → native) simply recurse.
+//! Threads: a [`NativeCall`] is advanced on the caller's thread (the EVM's), which is where every
+//! [`StateAccess`] method is called; a nested call goes back to the caller ([`Step::Call`]), which
+//! runs it and resumes the native call, so nothing recurses here.
 //! gRPC runs on the runtime's own small tokio runtime; one task per call pumps the host's
 //! messages to the caller's thread over a bounded channel, and enforces the call's deadline.
 
