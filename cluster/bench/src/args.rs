@@ -116,6 +116,10 @@ pub struct BenchArgs {
     /// Node's Prometheus endpoint, e.g. http://127.0.0.1:9545/metrics: report counter deltas.
     #[arg(long)]
     pub metrics_url: Option<String>,
+    /// Native contract binary of the native workload [default: native-static/c/token in the
+    /// running rampart's target directory, as scripts/build-native.sh writes it].
+    #[arg(long)]
+    pub native_binary: Option<PathBuf>,
     /// Write the report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -168,6 +172,9 @@ impl BenchArgs {
         }
         if self.metrics_url.is_some() {
             s.metrics_url = self.metrics_url.clone();
+        }
+        if self.native_binary.is_some() {
+            s.native_binary = self.native_binary.clone();
         }
         match self.chain_id {
             Some(ChainIdArg::Auto) => s.chain_id = None,

@@ -38,9 +38,6 @@ pub enum BenchError {
     /// The workload needs something the endpoint does not offer.
     #[error("target does not support native contracts: {endpoint} ({reason})")]
     NativeUnsupported { endpoint: String, reason: String },
-    /// The workload exists in the interface but not in this version of the generator.
-    #[error("the {workload} workload is not implemented in this version of rampart bench")]
-    NotImplemented { workload: &'static str },
     /// A setup transaction was rejected, reverted or not committed in time.
     #[error("setup failed: {0}")]
     Setup(String),

@@ -1226,6 +1226,7 @@ mod tests {
             max_fee: 3,
         };
         let wl = crate::workload::Erc20Transfer {
+            kind: crate::WorkloadKind::Erc20,
             token: alloy_primitives::Address::repeat_byte(1),
             amount: U256::from(1),
             contention: 0.5,

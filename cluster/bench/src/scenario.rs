@@ -11,7 +11,7 @@
 //! duration_s = 30
 //! ```
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -94,6 +94,11 @@ pub struct Scenario {
     /// `http://127.0.0.1:9545/metrics`: its counters are read before and after the measurement
     /// and the deltas reported.
     pub metrics_url: Option<String>,
+    /// The native contract the `native` workload deploys: an ERC-20-like token with the ABI of
+    /// `sdk/c/examples/token.c` (`transfer`, `balanceOf`, `mint`). Default: `native-static/c/token`
+    /// in the target directory of the running `rampart` executable (where
+    /// `scripts/build-native.sh` writes it), when that file exists.
+    pub native_binary: Option<PathBuf>,
 }
 
 impl Default for Scenario {
@@ -123,6 +128,7 @@ impl Default for Scenario {
             max_pending_per_sender: 1_000,
             base_fee_multiplier: 2,
             metrics_url: None,
+            native_binary: None,
         }
     }
 }
@@ -163,6 +169,18 @@ impl Scenario {
             }
             (cap, Some(_)) => cap.unwrap_or(DEFAULT_DURATION_CAP_TXS),
         }
+    }
+
+    /// The `native` workload's binary: [`Self::native_binary`], or the default beside the
+    /// running executable's target directory when it exists.
+    pub fn native_binary_path(&self) -> Option<PathBuf> {
+        if let Some(p) = &self.native_binary {
+            return Some(p.clone());
+        }
+        let exe = std::env::current_exe().ok()?;
+        // target/<profile>/rampart → target/native-static/c/token
+        let p = exe.parent()?.parent()?.join("native-static/c/token");
+        p.is_file().then_some(p)
     }
 
     /// Checks every knob; the message names the knob and the allowed range.

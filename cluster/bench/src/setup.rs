@@ -38,6 +38,11 @@ const POOL_LIQUIDITY: u128 = 1_000_000_000_000_000_000_000_000; // 1e24
 const SWAP_AMOUNT: u64 = 1_000;
 /// The JSON-RPC method a target that runs native contracts answers (the probe of `native`).
 pub const NATIVE_PROBE_METHOD: &str = "rampart_nativeContracts";
+/// Rampart's native-contract deployer: a transaction to it whose data is a binary deploys it.
+pub const NATIVE_DEPLOYER: Address =
+    alloy_primitives::address!("0x0000000000000000000000000000000000ef524e");
+/// Largest native binary the bench reads and sends (Rampart's default limit is 3 MiB).
+pub const MAX_NATIVE_BINARY_BYTES: u64 = 8 * 1024 * 1024;
 
 /// What the endpoint said about itself and the fees to pay.
 #[derive(Clone, Debug)]
@@ -183,13 +188,10 @@ pub async fn chain_info(rpcs: &[Rpc], sc: &Scenario) -> Result<ChainInfo, BenchE
 }
 
 /// The `native` workload's probe: a target that runs native contracts answers
-/// [`NATIVE_PROBE_METHOD`] with `"enabled": true`. The workload itself is not written yet, so
-/// that is where `native` stops today.
+/// [`NATIVE_PROBE_METHOD`] with `"enabled": true`.
 pub async fn probe_native(rpc: &Rpc, endpoint: &str) -> Result<(), BenchError> {
     match rpc.probe(NATIVE_PROBE_METHOD).await {
-        Ok(v) if v.get("enabled").and_then(serde_json::Value::as_bool) == Some(true) => {
-            Err(BenchError::NotImplemented { workload: "native" })
-        }
+        Ok(v) if v.get("enabled").and_then(serde_json::Value::as_bool) == Some(true) => Ok(()),
         Ok(_) => Err(BenchError::NativeUnsupported {
             endpoint: endpoint.to_string(),
             reason: "native contracts are off on that node".into(),
@@ -347,6 +349,62 @@ async fn deploy(
     Ok(addr)
 }
 
+/// Reads the `native` workload's contract binary ([`Scenario::native_binary`], or the default
+/// path), checking its size before anything is sent.
+fn read_native_binary(sc: &Scenario) -> Result<Bytes, BenchError> {
+    let path = sc.native_binary_path().ok_or_else(|| {
+        BenchError::scenario(
+            "the native workload needs `native_binary` (--native-binary): the C token that \
+             scripts/build-native.sh writes to $CARGO_TARGET_DIR/native-static/c/token"
+                .to_string(),
+        )
+    })?;
+    let err = |m: String| BenchError::scenario(format!("native_binary {}: {m}", path.display()));
+    let len = std::fs::metadata(&path)
+        .map_err(|e| err(format!("cannot read it: {e}")))?
+        .len();
+    if len > MAX_NATIVE_BINARY_BYTES {
+        return Err(err(format!(
+            "{len} bytes; at most {MAX_NATIVE_BINARY_BYTES} are sent"
+        )));
+    }
+    let bytes = std::fs::read(&path).map_err(|e| err(format!("cannot read it: {e}")))?;
+    Ok(bytes.into())
+}
+
+/// Deploys a native contract from the funder: a transaction to [`NATIVE_DEPLOYER`] whose data
+/// is the binary; the contract's address is the funder's CREATE address for that nonce.
+async fn deploy_native(
+    rpc: &Rpc,
+    f: &mut Funder<'_>,
+    binary: Bytes,
+    timeout: Duration,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<Address> {
+    let what = "the native token deployment";
+    let gas = estimate(
+        rpc,
+        f.address(),
+        Some(NATIVE_DEPLOYER),
+        &binary,
+        what,
+        None,
+        notes,
+    )
+    .await?;
+    let addr = f.address().create(f.nonce);
+    let tx = f.sign(gas, TxKind::Call(NATIVE_DEPLOYER), U256::ZERO, binary)?;
+    let r = send_and_wait(rpc, vec![(tx, what.to_string())], timeout).await?;
+    match r.first().and_then(|r| r.contract_address) {
+        Some(a) if a == addr => Ok(addr),
+        Some(a) => Err(BenchError::Setup(format!("{what}: deployed at {a}, expected {addr}")).into()),
+        None => Err(BenchError::Setup(format!(
+            "{what}: the receipt names no contract address (is {NATIVE_DEPLOYER} the target's native deployer?)"
+        ))
+        .into()),
+    }
+}
+
 fn ensure_funds(funder: Address, balance: U256, needed: U256) -> Result<(), BenchError> {
     if balance < needed {
         return Err(BenchError::Unfunded {
@@ -397,8 +455,50 @@ pub async fn setup(
     let (workload, checkpoint, gas_limit): (Arc<dyn Workload>, Checkpoint, u64) = match sc.workload
     {
         WorkloadKind::Native => {
-            // Checked before setup by `run`; kept here so that setup alone is also safe.
-            return Err(BenchError::NotImplemented { workload: "native" }.into());
+            let binary = read_native_binary(sc)?;
+            let token = deploy_native(rpc, &mut f, binary, timeout, &mut notes).await?;
+            contracts_deployed.push(("native token".to_string(), token));
+            // The first minter becomes the token's owner: the funder mints the senders' tokens.
+            let supply = U256::from(10u64).pow(U256::from(30u64));
+            let mint = token::mint_calldata(from, supply);
+            let mint_gas = estimate(
+                rpc,
+                from,
+                Some(token),
+                &mint,
+                "the native token's mint",
+                Some(CALL_GAS_BUDGET),
+                &mut notes,
+            )
+            .await?;
+            let tx = f.sign(mint_gas, TxKind::Call(token), U256::ZERO, mint)?;
+            send_and_wait(rpc, vec![(tx, "the native token's mint".into())], timeout).await?;
+            token_funding.push((token, U256::from(per_sender * TOKENS_PER_TX)));
+            let probe = token::transfer_calldata(Address::repeat_byte(0x42), U256::from(1));
+            let gas = estimate(
+                rpc,
+                from,
+                Some(token),
+                &probe,
+                "a native token transfer",
+                Some(CALL_GAS_BUDGET),
+                &mut notes,
+            )
+            .await?;
+            (
+                Arc::new(Erc20Transfer {
+                    kind: WorkloadKind::Native,
+                    token,
+                    amount: U256::from(1),
+                    contention: sc.contention,
+                    hot: workload::hot_accounts(sc.hot_accounts),
+                }),
+                Checkpoint::Erc20 {
+                    token,
+                    amount: U256::from(1),
+                },
+                gas,
+            )
         }
         WorkloadKind::Eth => {
             let hot = workload::hot_accounts(sc.hot_accounts);
@@ -439,6 +539,7 @@ pub async fn setup(
             .await?;
             (
                 Arc::new(Erc20Transfer {
+                    kind: WorkloadKind::Erc20,
                     token,
                     amount: U256::from(1),
                     contention: sc.contention,

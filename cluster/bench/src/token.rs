@@ -1,5 +1,6 @@
 //! The ERC-20 `Token` contract (OpenZeppelin 5, `tests/contracts/Token.sol`): its creation code
-//! from the committed artifact, and the calls the benchmark makes.
+//! from the committed artifact, and the calls the benchmark makes — also on the `native`
+//! workload's token (`sdk/c/examples/token.c`), which has the same ABI plus `mint`.
 
 use alloy_primitives::{Address, Bytes, U256};
 use alloy_sol_types::{SolCall, SolValue, sol};
@@ -10,6 +11,7 @@ pub const ARTIFACT: &str = include_str!("../../../tests/contracts/artifacts/Toke
 sol! {
     function transfer(address to, uint256 value) external returns (bool);
     function balanceOf(address account) external view returns (uint256);
+    function mint(address to, uint256 amount) external returns (bool);
 }
 
 /// Creation code with the constructor argument: `constructor(uint256 supply)` mints `supply` to
@@ -29,6 +31,12 @@ pub fn creation_code(supply: U256) -> anyhow::Result<Bytes> {
 /// `transfer(to, amount)` calldata.
 pub fn transfer_calldata(to: Address, amount: U256) -> Bytes {
     transferCall { to, value: amount }.abi_encode().into()
+}
+
+/// `mint(to, amount)` calldata (the native token of the `native` workload; its first minter
+/// becomes its owner).
+pub fn mint_calldata(to: Address, amount: U256) -> Bytes {
+    mintCall { to, amount }.abi_encode().into()
 }
 
 /// `balanceOf(who)` calldata.

@@ -3,7 +3,7 @@
 //! reproducible; its contracts are deployed in `setup.rs`.
 //!
 //! Contention `c` (0..=1) is the share of transactions on a hot spot:
-//! - `eth`, `erc20`: the recipient is one of `hot_accounts` fixed addresses with probability
+//! - `eth`, `erc20`, `native`: the recipient is one of `hot_accounts` fixed addresses with probability
 //!   `c`, else a fresh random address (a new account or balance slot per transaction);
 //! - `amm`: the swap goes to pool 0 with probability `c`, else to one of the other pools,
 //!   uniformly (with one pool every swap is on it);
@@ -35,7 +35,8 @@ pub enum WorkloadKind {
     /// `increment()` through an OpenZeppelin 5 ERC-1967 (UUPS) proxy, upgraded from `BoxV1`
     /// to `BoxV2` during setup.
     Uups,
-    /// Calls into a native contract (needs a target that supports native contracts).
+    /// `transfer(recipient, 1)` on a native ERC-20-like token (`sdk/c/examples/token.c`) run in
+    /// a sandbox; needs a target that supports native contracts (`rampart_nativeContracts`).
     Native,
 }
 
@@ -131,6 +132,8 @@ impl Workload for EthTransfer {
 /// ERC-20 `transfer(recipient, amount)`: reads and writes two balance slots and emits a log.
 #[derive(Clone, Debug)]
 pub struct Erc20Transfer {
+    /// `Erc20` (the OpenZeppelin token) or `Native` (the native token, same ABI).
+    pub kind: WorkloadKind,
     pub token: Address,
     pub amount: U256,
     pub contention: f64,
@@ -139,7 +142,7 @@ pub struct Erc20Transfer {
 
 impl Workload for Erc20Transfer {
     fn kind(&self) -> WorkloadKind {
-        WorkloadKind::Erc20
+        self.kind
     }
     fn next_call(&self, _sender: usize, _seq: u64, rng: &mut StdRng) -> Call {
         let (to, hot) = recipient(self.contention, &self.hot, rng);
@@ -213,6 +216,7 @@ mod tests {
     #[test]
     fn seeded_calls_repeat() {
         let w = Erc20Transfer {
+            kind: WorkloadKind::Erc20,
             token: Address::repeat_byte(9),
             amount: U256::from(1),
             contention: 0.3,

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use alloy_primitives::{Address, U256};
 use rampart_bench::{BenchError, Report, RunOptions, Scenario, WorkloadKind, keys, plots};
+use rampart_node::native::NativeBackend;
 use rampart_node::{Node, NodeConfig};
 use rampart_rpc::EthBackend as _;
 
@@ -18,12 +19,17 @@ struct Dev {
 
 impl Dev {
     async fn start() -> Self {
+        Self::start_with(|_, _| {}).await
+    }
+    /// A dev node whose config `tune` adjusts (given the config and the data dir).
+    async fn start_with(tune: impl FnOnce(&mut NodeConfig, &Path)) -> Self {
         let dir = tempfile::tempdir().expect("tmp");
         let mut c = NodeConfig::default();
         c.rpc.addr = "127.0.0.1:0".parse().expect("addr");
         c.metrics.addr = Some("127.0.0.1:0".parse().expect("addr"));
         c.block.interval_ms = 20;
         c.storage.sync_writes = false;
+        tune(&mut c, dir.path());
         let node = Node::start(c, dir.path()).await.expect("node starts");
         Self { node, _dir: dir }
     }
@@ -255,18 +261,74 @@ async fn open_loop_with_a_duration() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn native_is_refused_with_a_clear_error() {
-    let dev = Dev::start().await;
+async fn native_is_refused_by_a_node_with_native_contracts_off() {
+    let dev = Dev::start_with(|c, _| c.native.backend = NativeBackend::Off).await;
+    let head = dev.head();
     let sc = scenario(&dev.url(), WorkloadKind::Native);
     let e = rampart_bench::run(&sc, RunOptions::default())
         .await
-        .expect_err("no native contracts yet");
+        .expect_err("native contracts are off");
     assert!(matches!(e, BenchError::NativeUnsupported { .. }), "{e:?}");
+    let m = e.to_string();
     assert!(
-        e.to_string()
-            .contains("target does not support native contracts"),
-        "{e}"
+        m.contains("target does not support native contracts"),
+        "{m}"
     );
+    assert!(m.contains("off on that node"), "{m}");
+    assert!(dev.head() <= head + 1, "nothing was sent");
+    dev.node.shutdown().await;
+}
+
+/// The `native` workload against a node running native contracts (the `process` sandbox: this
+/// test is about the load generator; the gVisor backend has its own tests): the C token is
+/// deployed through the deployer, minted and handed out, and every measured transfer runs in a
+/// contract process; the report's counts and chain check hold and the state agrees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_token_transfers_on_a_node_with_native_contracts() {
+    let art = rampart_native::testing::artifacts();
+    let dev = Dev::start_with(|c, dir| {
+        c.native.backend = NativeBackend::Process;
+        c.native.host_binary = Some(art.host.clone());
+        c.native.work_dir = Some(dir.join("native"));
+    })
+    .await;
+    let mut sc = scenario(&dev.url(), WorkloadKind::Native);
+    sc.native_binary = Some(art.c_token.clone());
+    sc.txs = Some(40);
+    sc.warmup_txs = 6;
+    let r = rampart_bench::run(&sc, RunOptions::default())
+        .await
+        .expect("runs");
+    check_counts(&r, &sc);
+    assert_eq!(
+        dev.sender_nonces(sc.senders),
+        (sc.warmup_txs + r.counts.committed) as u64
+    );
+    let (name, token) = r.contracts[0].clone();
+    assert_eq!(name, "native token");
+    let code = dev.node.backend.code(&token, dev.head()).expect("code");
+    assert_eq!(
+        &code[..3],
+        &[0xef, 0x52, 0x4e],
+        "a native code marker: {code}"
+    );
+    // Tokens sent = committed transfers (warm-up included), read from the node's state: the hot
+    // account's balance slot (Solidity layout: keccak(key . 0)) holds one per hot transfer.
+    let hot = rampart_bench::workload::hot_accounts(1)[0];
+    let mut key = [0u8; 64];
+    key[12..32].copy_from_slice(hot.as_slice());
+    let slot = U256::from_be_bytes(alloy_primitives::keccak256(key).0);
+    let held = U256::from_be_bytes(
+        dev.node
+            .backend
+            .storage(&token, &slot, dev.head())
+            .expect("storage")
+            .0,
+    );
+    assert!(held > U256::ZERO && held <= U256::from(sc.warmup_txs + r.counts.committed));
+    assert_eq!(r.workload, "native");
+    let out = tempfile::tempdir().expect("tmp");
+    check_outputs(&r, out.path());
     dev.node.shutdown().await;
 }
 

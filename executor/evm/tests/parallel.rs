@@ -1461,29 +1461,6 @@ fn applied_states_are_identical() {
     world.parent = seq.block.header;
 }
 
-/// The static native artefacts (scripts/build-native.sh), built once per machine under the lock
-/// the native crate's tests share.
-fn native_artifacts() -> std::path::PathBuf {
-    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| root.join("target"));
-        let dir = target.join("native-static");
-        std::fs::create_dir_all(&dir).expect("create native-static");
-        let lock = std::fs::File::create(dir.join(".lock")).expect("lock file");
-        lock.lock().expect("lock");
-        let status = std::process::Command::new(root.join("scripts/build-native.sh"))
-            .arg(&dir)
-            .status()
-            .expect("run scripts/build-native.sh");
-        assert!(status.success(), "scripts/build-native.sh failed");
-        dir
-    })
-    .clone()
-}
-
 /// Native contracts under Block-STM: a deploy, then a block where every sender calls the same
 /// native counter (all conflict on one slot), some revert inside the native contract, and
 /// independent ETH transfers run beside them. Parallel equals sequential at 2 and 4 threads,
@@ -1491,16 +1468,13 @@ fn native_artifacts() -> std::path::PathBuf {
 #[test]
 fn native_contracts_match_sequential() {
     use rampart_native::{BackendKind, NATIVE_DEPLOYER, NativeConfig, NativeRuntime};
-    let dir = native_artifacts();
+    let art = rampart_native::testing::artifacts();
     let work = tempfile_dir("rampart-evm-native");
-    let mut cfg = NativeConfig::new(
-        BackendKind::Process,
-        dir.join("x86_64-unknown-linux-gnu/release/rampart-contract-host"),
-    );
+    let mut cfg = NativeConfig::new(BackendKind::Process, art.host.clone());
     cfg.work_dir = work.clone();
     cfg.instance = "evm_parallel".into();
     let rt = NativeRuntime::new(cfg).expect("native runtime");
-    let bin = std::fs::read(dir.join("c/counter")).expect("C counter");
+    let bin = std::fs::read(&art.c_counter).expect("C counter");
 
     let mut world = World::new();
     let owner = key(0);

@@ -50,6 +50,8 @@ mod marker;
 mod pool;
 mod runtime;
 pub mod sandbox;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod validate;
 
 pub mod pb {

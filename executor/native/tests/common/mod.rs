@@ -5,64 +5,11 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use rampart_native::*;
 
-pub struct Artifacts {
-    pub host: PathBuf,
-    pub rust_counter: PathBuf,
-    pub rust_token: PathBuf,
-    pub c_counter: PathBuf,
-    pub c_token: PathBuf,
-    pub hostile: PathBuf,
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn run(cmd: &mut Command) {
-    let status = cmd
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(status.success(), "{cmd:?} failed: {status}");
-}
-
-/// Builds (once per machine, under a file lock shared by concurrent test processes) the static
-/// binaries into `$CARGO_TARGET_DIR/native-static`.
-pub fn artifacts() -> &'static Artifacts {
-    static A: OnceLock<Artifacts> = OnceLock::new();
-    A.get_or_init(|| {
-        let root = workspace_root();
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"));
-        let dir = target.join("native-static");
-        std::fs::create_dir_all(&dir).unwrap();
-        let lock = std::fs::File::create(dir.join(".lock")).unwrap();
-        lock.lock().unwrap();
-
-        // One script builds them for every user (tests, tests/js, `make dev`).
-        run(Command::new(root.join("scripts/build-native.sh")).arg(&dir));
-        let rel = dir.join("x86_64-unknown-linux-gnu/release");
-        let c_out = dir.join("c");
-        let hostile = c_out.join("hostile");
-        drop(lock);
-        Artifacts {
-            host: rel.join("rampart-contract-host"),
-            rust_counter: rel.join("examples/counter"),
-            rust_token: rel.join("examples/token"),
-            c_counter: c_out.join("counter"),
-            c_token: c_out.join("token"),
-            hostile,
-        }
-    })
-}
+pub use rampart_native::testing::artifacts;
 
 /// Whether gVisor tests run: they need root and runsc, and fail (not skip) without them unless
 /// `RAMPART_SKIP_GVISOR=1` says to skip.
