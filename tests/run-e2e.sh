@@ -57,7 +57,7 @@ else
   (cd "$HERE/hardhat" && exec node ../node_modules/hardhat/internal/cli/cli.js node --hostname 127.0.0.1 --port "$PORT") >"$LOG" 2>&1 &
   NODE_PID=$!
   for f in "$HERE"/js/*.test.js; do
-    case "$(basename "$f")" in restart.test.js|cluster.test.js|native.test.js) ;; *) FILES+=("$f") ;; esac
+    case "$(basename "$f")" in restart.test.js|cluster.test.js|native.test.js|native-cluster.test.js) ;; *) FILES+=("$f") ;; esac
   done
 fi
 
