@@ -17,7 +17,7 @@
 //   (gVisor: `runsc --root <work_dir>/<instance>/gvisor/runsc list`, and no process under
 //   `<work_dir>/<instance>`, for each node's instance as its log names it). The killed node's
 //   sandboxes go with it; should any remain they are deleted by the test (no restart of that node
-//   would), and the nodes' work directories, which outlive an ephemeral cluster, are removed.
+//   would), as is its work directory; the nodes stopped cleanly removed their own.
 //
 // RAMPART_NATIVE_BACKEND=process runs it without gVisor (development only; CI uses gvisor).
 // RAMPART_BIN must be set (the runner always sets it). Without it this file FAILS on purpose.
@@ -522,6 +522,8 @@ if (!BIN) {
           timeout: 30_000,
           what: `no process of node ${id}'s sandboxes`,
         });
+        // A cleanly stopped node removes its work directory (the killed one cannot).
+        if (id !== killedId) assert.ok(!fs.existsSync(dir), `node ${id}'s work directory ${dir} removed at shutdown`);
       }
       assert.ok(killedId, "a leader was killed");
     });

@@ -210,7 +210,7 @@ fn world(senders: u64, rt: &NativeRuntime) -> World {
                 nonce,
                 TxKind::Call(token),
                 data.into(),
-                200_000,
+                2_000_000,
             ));
             nonce += 1;
         }
@@ -245,7 +245,7 @@ fn block_txs(w: &World, to: Address, token: bool) -> Vec<RecoveredTx> {
             } else {
                 incrementCall {}.abi_encode().into()
             };
-            sign(s, 0, TxKind::Call(to), data, 500_000)
+            sign(s, 0, TxKind::Call(to), data, 2_000_000)
         })
         .collect()
 }

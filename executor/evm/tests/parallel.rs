@@ -1497,7 +1497,13 @@ fn native_contracts_match_sequential() {
         let n = world.nonce(k.address());
         if i % 5 == 0 {
             // An unknown selector: the native contract reverts.
-            txs.push(call(&k, n, counter, vec![0xde, 0xad, 0xbe, 0xef], 200_000));
+            txs.push(call(
+                &k,
+                n,
+                counter,
+                vec![0xde, 0xad, 0xbe, 0xef],
+                1_000_000,
+            ));
         } else if i % 3 == 0 {
             txs.push(sign_tx(
                 &k,
@@ -1509,7 +1515,13 @@ fn native_contracts_match_sequential() {
                 FEE,
             ));
         } else {
-            txs.push(call(&k, n, counter, incrementCall {}.abi_encode(), 200_000));
+            txs.push(call(
+                &k,
+                n,
+                counter,
+                incrementCall {}.abi_encode(),
+                1_000_000,
+            ));
             increments += 1;
         }
     }

@@ -2,11 +2,11 @@
 //!
 //! | what | gas |
 //! |---|---|
-//! | the call itself | `call_base` (2,600) |
+//! | the call itself (a fresh contract process in a sandbox) | `call_base` (500,000) |
 //! | storage read | 2,100 cold / 100 warm (EIP-2929) |
 //! | storage write | 20,000 when a zero slot becomes non-zero, else 2,900; +2,100 if cold; no refunds |
 //! | log | 375 + 375 per topic + 8 per data byte |
-//! | call to another contract | 2,600 + 9,000 with value, + the callee's gas used (63/64 rule on what is offered) |
+//! | call to another contract | 2,600 + 9,000 with value, + the callee's gas used (63/64 rule on what is offered; a native callee pays its own `call_base`) |
 //! | data | `data_byte` (3) per byte of calldata and of return data |
 //! | deploy | `deploy_base` (32,000) + `deploy_byte` (4) per byte of the binary, on top of the transaction's calldata gas |
 //!
@@ -17,6 +17,14 @@
 //! the EVM does. (Whether a call right at the limit passes it can differ between runs; the limit
 //! is a safety bound far above any legitimate call, and a block is executed once, on the leader,
 //! and replicated, so replicas agree either way.)
+//!
+//! `call_base` prices what dominates a native call: starting its contract process inside the
+//! sandbox (3–4 ms without a sandbox, ~25 ms under gVisor's ptrace platform, against ~10 µs for
+//! an ERC-20 transfer on the EVM; docs/benchmarks.md). Gas is what bounds a block's work, so a
+//! call priced like an EVM call would let 60M gas of native calls hold a block for half a minute
+//! (the `rampart bench` native workload did, at 2,600). At 500,000 a 60M-gas block holds at most
+//! 120 native calls: about the time of a full block of EVM work on a fast sandbox platform, a few
+//! seconds under ptrace. A chain rule: operators on slower platforms raise it, on every node alike.
 
 /// Gas prices of native calls. Defaults as documented above.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -41,7 +49,7 @@ pub struct GasSchedule {
 impl Default for GasSchedule {
     fn default() -> Self {
         Self {
-            call_base: 2_600,
+            call_base: 500_000,
             sload_cold: 2_100,
             sload_warm: 100,
             sstore_set: 20_000,

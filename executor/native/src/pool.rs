@@ -160,6 +160,11 @@ impl Pool {
         self.inner.lock().entries.get_mut(&code_hash)?.idle.pop()
     }
 
+    /// Sandboxes live in all (busy, idle or starting).
+    pub(crate) fn live_total(&self) -> usize {
+        self.inner.lock().total
+    }
+
     /// (live, idle) sandboxes of `code_hash`.
     pub(crate) fn counts(&self, code_hash: B256) -> (usize, usize) {
         let inner = self.inner.lock();

@@ -454,7 +454,9 @@ impl NativeRuntime {
         })
     }
     /// Stops every sandbox and removes this instance's leftovers. Calls that are running finish
-    /// first, and their sandboxes are stopped when they come back. Idempotent.
+    /// first, and their sandboxes are stopped when they come back. When no sandbox is left, the
+    /// instance's work directory goes too (the next start re-creates it), so an ephemeral node
+    /// leaves nothing behind. Idempotent.
     pub fn shutdown(&self) {
         let idle = self.pool.drain();
         let backend = self.backend.clone();
@@ -466,6 +468,9 @@ impl NativeRuntime {
                 tracing::warn!(target: "native::runtime", error = %e, "clean-up at shutdown");
             }
         });
+        if self.pool.live_total() == 0 {
+            crate::sandbox::remove_dir(&self.cfg.instance_dir());
+        }
     }
 }
 

@@ -153,4 +153,9 @@ fn no_leaked_sandboxes() {
         runsc_ids(instance).is_empty(),
         "shutdown removes every sandbox"
     );
+    let dir = format!("/var/tmp/rampart-native-tests/{instance}");
+    assert!(
+        !std::path::Path::new(&dir).exists(),
+        "shutdown removes the instance's work directory {dir}"
+    );
 }
