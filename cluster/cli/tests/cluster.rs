@@ -336,10 +336,11 @@ async fn send_transfers(url: &str, from: &str, count: usize) -> Vec<String> {
             "to": format!("0x{:040x}", 0xbeef0000u64 + i as u64),
             "value": "0x1",
         });
-        if let Ok(h) = rpc(url, "eth_sendTransaction", rpc_params![tx]).await
-            && let Some(h) = h.as_str()
-        {
-            hashes.push(h.to_owned());
+        match rpc(url, "eth_sendTransaction", rpc_params![tx]).await {
+            Ok(h) if h.as_str().is_some() => hashes.push(h.as_str().unwrap_or_default().to_owned()),
+            // Not acknowledged (a test may expect that, e.g. from a minority): say why, so a
+            // failing count explains itself in the test's output.
+            other => eprintln!("send {i} from {from} through {url}: not acknowledged: {other:?}"),
         }
     }
     hashes
