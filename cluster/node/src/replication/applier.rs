@@ -226,7 +226,14 @@ impl StateMachine for Applier {
         for entry in entries {
             match entry.kind {
                 EntryKind::Data => match LogEntry::decode(&entry.data) {
-                    Ok(LogEntry::Block { block, .. }) => {
+                    Ok(LogEntry::Block { block, traceparent }) => {
+                        let span = info_span!(target: "rampart::replication", "replication.apply_block",
+                            number = block.header.number, raft_index = entry.index,
+                            txs = block.transactions.len());
+                        if let Some(tp) = &traceparent {
+                            rampart_telemetry::follow_remote(&span, tp);
+                        }
+                        let _entered = span.entered();
                         self.apply_block(entry.index, &block)
                             .map_err(|e| self.fatal(e))?;
                     }

@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(clippy::large_enum_variant)] // Blocks dominate; boxing buys nothing for a decode-once value.
 pub enum LogEntry {
-    /// A block the leader executed: header, raw transactions, receipts and write set. The
-    /// `traceparent` slot is for the W3C trace context of the span that built it (so a
-    /// follower's apply can join the trace); the leader leaves it empty until OpenTelemetry
-    /// context propagation lands.
+    /// A block the leader executed: header, raw transactions, receipts and write set, with the
+    /// W3C trace context (`traceparent`) of the span that built it when the leader exports
+    /// OpenTelemetry traces, so that every replica's apply joins that trace. Never used for
+    /// anything but tracing: replicas apply the same block with or without it.
     Block {
         block: ExecutedBlock,
         traceparent: Option<String>,

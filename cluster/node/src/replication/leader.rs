@@ -154,9 +154,9 @@ async fn propose_block(
     let first_tx = built.block.receipts.first().map(|r| r.tx_hash);
     let entry = LogEntry::Block {
         block: built.block,
-        // Filled once OpenTelemetry context propagation into Raft entries lands (auditor
-        // tracing); replicas accept entries with or without it.
-        traceparent: None,
+        // The `node.build_block` span's context (when OpenTelemetry export is on): every
+        // replica's apply of this block joins its trace.
+        traceparent: rampart_telemetry::current_traceparent(),
     }
     .encode()
     .map_err(|e| e.to_string())?;
