@@ -7,15 +7,16 @@
 //!
 //! Runs interleave the two so that machine noise hits both alike.
 
-use std::time::{Duration, Instant};
+mod common;
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
-use alloy_signer::SignerSync;
+use std::time::Instant;
+
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, sol};
-use rampart_evm::{BlockInput, BlockParams, ChainConfig, execute_block};
-use rampart_primitives::{Account, BlockHeader, KECCAK_EMPTY, MemoryState, RecoveredTx};
+use common::{CHAIN, artifact_code, header, input, key, median, sign};
+use rampart_evm::{BlockParams, execute_block};
+use rampart_primitives::{Account, KECCAK_EMPTY, MemoryState, RecoveredTx};
 use revm::{
     Context, ExecuteCommitEvm, MainBuilder, MainContext,
     bytecode::Bytecode,
@@ -27,87 +28,23 @@ sol! {
     function transfer(address to, uint256 value) returns (bool);
 }
 
-const CHAIN: ChainConfig = ChainConfig {
-    chain_id: 31337,
-    prague_time: Some(0),
-    osaka_time: None,
-};
-const BASE_FEE: u64 = 1_000_000_000;
-
 fn token_init_code(supply: U256) -> Bytes {
-    let artifact: serde_json::Value = serde_json::from_str(include_str!(
+    let mut code = artifact_code(include_str!(
         "../../../tests/contracts/artifacts/Token.json"
     ))
-    .expect("artifact");
-    let hex = artifact["bytecode"]
-        .as_str()
-        .expect("bytecode")
-        .trim_start_matches("0x");
-    let mut code = alloy_primitives::hex::decode(hex).expect("hex");
+    .to_vec();
     code.extend_from_slice(&supply.to_be_bytes::<32>());
     code.into()
 }
 
-fn key(i: u64) -> PrivateKeySigner {
-    PrivateKeySigner::from_bytes(&keccak256(i.to_be_bytes())).expect("key")
-}
-
-fn sign(k: &PrivateKeySigner, nonce: u64, to: TxKind, input: Bytes, gas: u64) -> RecoveredTx {
-    let tx = TxEip1559 {
-        chain_id: CHAIN.chain_id,
-        nonce,
-        gas_limit: gas,
-        max_fee_per_gas: 2 * BASE_FEE as u128,
-        max_priority_fee_per_gas: 1,
-        to,
-        value: U256::ZERO,
-        access_list: Default::default(),
-        input,
-    };
-    let sig = k.sign_hash_sync(&tx.signature_hash()).expect("sign");
-    RecoveredTx::from_envelope(TxEnvelope::from(tx.into_signed(sig))).expect("recover")
-}
-
-fn header(number: u64) -> BlockHeader {
-    BlockHeader {
-        number,
-        parent_hash: B256::ZERO,
-        timestamp: 1_000 + number,
-        beneficiary: Address::repeat_byte(0xcb),
-        gas_limit: u64::MAX / 2,
-        gas_used: 0,
-        base_fee_per_gas: BASE_FEE,
-        transactions_root: B256::ZERO,
-        receipts_root: B256::ZERO,
-        logs_bloom: Default::default(),
-        state_commitment: B256::ZERO,
-        mix_hash: B256::ZERO,
-        extra_data: Bytes::new(),
-    }
-}
-
+/// The parameters of block `number` (as [`run_block`] builds it).
 fn params(number: u64) -> BlockParams {
-    let h = header(number);
-    BlockParams {
-        number,
-        timestamp: h.timestamp,
-        beneficiary: h.beneficiary,
-        gas_limit: h.gas_limit,
-        base_fee: BASE_FEE,
-        prevrandao: B256::ZERO,
-    }
+    input(&header(number - 1), &[], None).params
 }
 
 fn run_block(state: &MemoryState, number: u64, txs: &[RecoveredTx]) -> rampart_evm::BlockOutcome {
     let parent = header(number - 1);
-    let input = BlockInput {
-        parent: &parent,
-        params: params(number),
-        txs,
-        extra_data: Bytes::new(),
-        native: None,
-    };
-    execute_block(state, &CHAIN, &input).expect("block")
+    execute_block(state, &CHAIN, &input(&parent, txs, None)).expect("block")
 }
 
 /// State with a deployed token and `senders` accounts holding ETH and tokens.
@@ -146,13 +83,7 @@ fn setup(senders: u64) -> (MemoryState, Address, Vec<PrivateKeySigner>) {
                 value: U256::from(10u64).pow(U256::from(24)),
             }
             .abi_encode();
-            sign(
-                &deployer,
-                i as u64 + 1,
-                TxKind::Call(token),
-                data.into(),
-                100_000,
-            )
+            sign(&deployer, i as u64 + 1, TxKind::Call(token), data, 100_000)
         })
         .collect();
     let out = run_block(&state, 2, &funding);
@@ -190,11 +121,6 @@ fn cache_db(state: &MemoryState) -> CacheDB<EmptyDB> {
     db
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -217,8 +143,7 @@ fn main() {
                     to,
                     value: U256::ONE,
                 }
-                .abi_encode()
-                .into(),
+                .abi_encode(),
                 100_000,
             )
         })

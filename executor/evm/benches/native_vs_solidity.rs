@@ -14,75 +14,22 @@
 //!   cargo bench -p rampart-evm --bench native_vs_solidity -- [txs] [rounds]
 //!   RAMPART_SKIP_GVISOR=1 cargo bench -p rampart-evm --bench native_vs_solidity   # process only
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
-use alloy_signer::SignerSync;
+use alloy_primitives::{Address, Bytes, TxKind, U256};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, sol};
-use rampart_evm::{BlockInput, BlockParams, ChainConfig, execute_block};
+use common::{CHAIN, artifact_code, header, input, key, median, sign};
+use rampart_evm::execute_block;
 use rampart_native::{BackendKind, NATIVE_DEPLOYER, NativeConfig, NativeRuntime};
-use rampart_primitives::{Account, BlockHeader, KECCAK_EMPTY, MemoryState, RecoveredTx};
+use rampart_primitives::{Account, KECCAK_EMPTY, MemoryState, RecoveredTx};
 
 sol! {
     function increment() returns (uint256);
     function transfer(address to, uint256 amount) returns (bool);
     function mint(address to, uint256 amount) returns (bool);
-}
-
-const CHAIN: ChainConfig = ChainConfig {
-    chain_id: 31337,
-    prague_time: Some(0),
-    osaka_time: None,
-};
-const BASE_FEE: u64 = 1_000_000_000;
-
-fn artifact_code(json: &str) -> Bytes {
-    let artifact: serde_json::Value = serde_json::from_str(json).expect("artifact");
-    let hex = artifact["bytecode"]
-        .as_str()
-        .expect("bytecode")
-        .trim_start_matches("0x");
-    alloy_primitives::hex::decode(hex).expect("hex").into()
-}
-
-fn key(i: u64) -> PrivateKeySigner {
-    PrivateKeySigner::from_bytes(&keccak256(i.to_be_bytes())).expect("key")
-}
-
-fn sign(k: &PrivateKeySigner, nonce: u64, to: TxKind, input: Bytes, gas: u64) -> RecoveredTx {
-    let tx = TxEip1559 {
-        chain_id: CHAIN.chain_id,
-        nonce,
-        gas_limit: gas,
-        max_fee_per_gas: 2 * BASE_FEE as u128,
-        max_priority_fee_per_gas: 1,
-        to,
-        value: U256::ZERO,
-        access_list: Default::default(),
-        input,
-    };
-    let sig = k.sign_hash_sync(&tx.signature_hash()).expect("sign");
-    RecoveredTx::from_envelope(TxEnvelope::from(tx.into_signed(sig))).expect("recover")
-}
-
-fn header(number: u64) -> BlockHeader {
-    BlockHeader {
-        number,
-        parent_hash: B256::ZERO,
-        timestamp: 1_000 + number,
-        beneficiary: Address::repeat_byte(0xcb),
-        gas_limit: u64::MAX / 2,
-        gas_used: 0,
-        base_fee_per_gas: BASE_FEE,
-        transactions_root: B256::ZERO,
-        receipts_root: B256::ZERO,
-        logs_bloom: Default::default(),
-        state_commitment: B256::ZERO,
-        mix_hash: B256::ZERO,
-        extra_data: Bytes::new(),
-    }
 }
 
 fn run_block(
@@ -92,22 +39,7 @@ fn run_block(
     native: Option<&NativeRuntime>,
 ) -> rampart_evm::BlockOutcome {
     let parent = header(number - 1);
-    let h = header(number);
-    let input = BlockInput {
-        parent: &parent,
-        params: BlockParams {
-            number,
-            timestamp: h.timestamp,
-            beneficiary: h.beneficiary,
-            gas_limit: h.gas_limit,
-            base_fee: BASE_FEE,
-            prevrandao: B256::ZERO,
-        },
-        txs,
-        extra_data: Bytes::new(),
-        native,
-    };
-    execute_block(state, &CHAIN, &input).expect("block")
+    execute_block(state, &CHAIN, &input(&parent, txs, native)).expect("block")
 }
 
 /// Runs a setup block and applies it; every transaction must succeed.
@@ -180,14 +112,14 @@ fn world(senders: u64, rt: &NativeRuntime) -> World {
             &deployer,
             2,
             TxKind::Call(NATIVE_DEPLOYER),
-            c_counter.into(),
+            c_counter,
             60_000_000,
         ),
         sign(
             &deployer,
             3,
             TxKind::Call(NATIVE_DEPLOYER),
-            c_token.into(),
+            c_token,
             60_000_000,
         ),
     ];
@@ -205,13 +137,7 @@ fn world(senders: u64, rt: &NativeRuntime) -> World {
                 amount: U256::from(1_000_000u64),
             }
             .abi_encode();
-            mints.push(sign(
-                &deployer,
-                nonce,
-                TxKind::Call(token),
-                data.into(),
-                2_000_000,
-            ));
+            mints.push(sign(&deployer, nonce, TxKind::Call(token), data, 2_000_000));
             nonce += 1;
         }
     }
@@ -248,11 +174,6 @@ fn block_txs(w: &World, to: Address, token: bool) -> Vec<RecoveredTx> {
             sign(s, 0, TxKind::Call(to), data, 2_000_000)
         })
         .collect()
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn gvisor_usable() -> bool {

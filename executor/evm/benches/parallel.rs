@@ -10,16 +10,17 @@
 //! 1..128 transactions, Block-STM forced on (`min_txs = 0`), to find the size below which the
 //! sequential executor is faster (`PARALLEL_MIN_TXS`).
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
-use alloy_signer::SignerSync;
+use alloy_primitives::{Address, TxKind, U256, keccak256};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolValue, sol};
+use common::{CHAIN, artifact_code, header, input, key, median, sign_value as sign};
 use rampart_evm::{
-    BlockInput, BlockOutcome, BlockParams, ChainConfig, ParallelConfig, execute_block,
-    execute_block_parallel, execute_block_parallel_with,
+    BlockOutcome, ParallelConfig, execute_block, execute_block_parallel,
+    execute_block_parallel_with,
 };
 use rampart_primitives::{Account, BlockHeader, KECCAK_EMPTY, MemoryState, RecoveredTx};
 
@@ -30,89 +31,12 @@ sol! {
     function swap(address tokenIn, uint256 amountIn) returns (uint256);
 }
 
-const CHAIN: ChainConfig = ChainConfig {
-    chain_id: 31337,
-    prague_time: Some(0),
-    osaka_time: None,
-};
-const BASE_FEE: u64 = 1_000_000_000;
 const THREADS: usize = 2;
 const MAX_SENDERS: usize = 10_000;
 const MAX_POOLS: usize = 100;
 
-fn artifact(json: &str) -> Vec<u8> {
-    let a: serde_json::Value = serde_json::from_str(json).expect("artifact");
-    let hex = a["bytecode"]
-        .as_str()
-        .expect("bytecode")
-        .trim_start_matches("0x");
-    alloy_primitives::hex::decode(hex).expect("hex")
-}
-
-fn key(i: u64) -> PrivateKeySigner {
-    PrivateKeySigner::from_bytes(&keccak256(i.to_be_bytes())).expect("key")
-}
-
 fn e18(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18))
-}
-
-fn sign(
-    k: &PrivateKeySigner,
-    nonce: u64,
-    to: TxKind,
-    value: U256,
-    input: Vec<u8>,
-    gas: u64,
-) -> RecoveredTx {
-    let tx = TxEip1559 {
-        chain_id: CHAIN.chain_id,
-        nonce,
-        gas_limit: gas,
-        max_fee_per_gas: 2 * BASE_FEE as u128,
-        max_priority_fee_per_gas: 1,
-        to,
-        value,
-        access_list: Default::default(),
-        input: input.into(),
-    };
-    let sig = k.sign_hash_sync(&tx.signature_hash()).expect("sign");
-    RecoveredTx::from_envelope(TxEnvelope::from(tx.into_signed(sig))).expect("recover")
-}
-
-fn header(number: u64) -> BlockHeader {
-    BlockHeader {
-        number,
-        parent_hash: B256::ZERO,
-        timestamp: 1_000 + number,
-        beneficiary: Address::repeat_byte(0xcb),
-        gas_limit: u64::MAX / 2,
-        gas_used: 0,
-        base_fee_per_gas: BASE_FEE,
-        transactions_root: B256::ZERO,
-        receipts_root: B256::ZERO,
-        logs_bloom: Default::default(),
-        state_commitment: B256::ZERO,
-        mix_hash: B256::ZERO,
-        extra_data: Bytes::new(),
-    }
-}
-
-fn input<'a>(parent: &'a BlockHeader, txs: &'a [RecoveredTx]) -> BlockInput<'a> {
-    BlockInput {
-        parent,
-        params: BlockParams {
-            number: parent.number + 1,
-            timestamp: parent.timestamp + 1,
-            beneficiary: parent.beneficiary,
-            gas_limit: parent.gas_limit,
-            base_fee: BASE_FEE,
-            prevrandao: B256::ZERO,
-        },
-        txs,
-        extra_data: Bytes::new(),
-        native: None,
-    }
 }
 
 struct World {
@@ -126,7 +50,7 @@ struct World {
 
 impl World {
     fn run(&mut self, txs: &[RecoveredTx], what: &str) {
-        let out = execute_block(&self.state, &CHAIN, &input(&self.parent, txs)).expect(what);
+        let out = execute_block(&self.state, &CHAIN, &input(&self.parent, txs, None)).expect(what);
         assert!(
             out.rejected.is_empty(),
             "{what}: {:?}",
@@ -163,10 +87,12 @@ impl World {
             token_b: Address::ZERO,
             pools: Vec::new(),
         };
-        let token = artifact(include_str!(
+        let token = artifact_code(include_str!(
             "../../../tests/contracts/artifacts/Token.json"
-        ));
-        let amm = artifact(include_str!("../../../tests/contracts/artifacts/Amm.json"));
+        ))
+        .to_vec();
+        let amm =
+            artifact_code(include_str!("../../../tests/contracts/artifacts/Amm.json")).to_vec();
         let d = deployer.address();
         let mut nonce = 0u64;
         let mut txs = Vec::new();
@@ -333,11 +259,6 @@ impl World {
     }
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 struct Row {
     name: String,
     n: usize,
@@ -354,7 +275,7 @@ fn measure(
     rounds: usize,
     config: Option<&ParallelConfig>,
 ) -> Row {
-    let input = input(&world.parent, txs);
+    let input = input(&world.parent, txs, None);
     let reference: BlockOutcome = execute_block(&world.state, &CHAIN, &input).expect("sequential");
     let check = ParallelConfig {
         threads: THREADS,
@@ -447,7 +368,7 @@ fn main() {
             "amm1" => world.swaps(10_000, 1),
             _ => world.erc20(10_000, 0),
         };
-        let input = input(&world.parent, &txs);
+        let input = input(&world.parent, &txs, None);
         let config = ParallelConfig {
             threads: if mode == "stm1" { 1 } else { THREADS },
             min_txs: 0,
