@@ -10,31 +10,12 @@
 
 const { describe, it, before, after } = require("node:test");
 const { spawn, execFileSync } = require("node:child_process");
-const net = require("node:net");
 const h = require("./helpers");
+const { freeRange } = require("./rampart-node");
 const { ethers, assert } = h;
 
 const BIN = process.env.RAMPART_BIN;
 const START_TIMEOUT_MS = Number(process.env.RAMPART_START_TIMEOUT_MS || 90_000);
-
-function portFree(port) {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once("error", () => resolve(false));
-    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
-  });
-}
-
-/** A base port with `n` free consecutive ports. */
-async function freeRange(n) {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
-    let ok = true;
-    for (let i = 0; i < n && ok; i++) ok = await portFree(base + i);
-    if (ok) return base;
-  }
-  throw new Error("no free port range");
-}
 
 describe("3-node cluster through ethers", () => {
   let up, urls, providers, log = "";

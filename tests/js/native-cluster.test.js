@@ -26,19 +26,19 @@
 const { describe, it, before, after } = require("node:test");
 const { spawn, execFileSync, spawnSync } = require("node:child_process");
 const fs = require("node:fs");
-const net = require("node:net");
 const path = require("node:path");
 const h = require("./helpers");
+const {
+  freeRange,
+  DEPLOYER,
+  NATIVE_REL: REL,
+  NATIVE_BACKEND: BACKEND,
+  nativeBinary: binary,
+} = require("./rampart-node");
 const { ethers, assert } = h;
 
 const BIN = process.env.RAMPART_BIN;
 const START_TIMEOUT_MS = Number(process.env.RAMPART_START_TIMEOUT_MS || 90_000);
-const DEPLOYER = "0x0000000000000000000000000000000000ef524e";
-const NATIVE_DIR =
-  process.env.RAMPART_NATIVE_DIR ||
-  path.join(process.env.CARGO_TARGET_DIR || "/var/tmp/rampart-target", "native-static");
-const REL = path.join(NATIVE_DIR, "x86_64-unknown-linux-gnu", "release");
-const BACKEND = process.env.RAMPART_NATIVE_BACKEND || "gvisor";
 /** `[native] work_dir` default (rampart up writes no work_dir into the node configurations). */
 const NATIVE_WORK_DIR = "/var/tmp/rampart-native";
 const GAS = 1_000_000n;
@@ -57,31 +57,6 @@ const TOKEN_ABI = [
 ];
 const counterIface = new ethers.Interface(COUNTER_ABI);
 const tokenIface = new ethers.Interface(TOKEN_ABI);
-
-function binary(rel) {
-  const file = path.join(NATIVE_DIR, rel);
-  assert.ok(fs.existsSync(file), `${file} missing: run scripts/build-native.sh`);
-  return fs.readFileSync(file);
-}
-
-function portFree(port) {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once("error", () => resolve(false));
-    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
-  });
-}
-
-/** A base port with `n` free consecutive ports. */
-async function freeRange(n) {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
-    let ok = true;
-    for (let i = 0; i < n && ok; i++) ok = await portFree(base + i);
-    if (ok) return base;
-  }
-  throw new Error("no free port range");
-}
 
 const hex = (n) => ethers.toQuantity(n);
 

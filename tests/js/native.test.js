@@ -21,15 +21,17 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const h = require("./helpers");
-const { RampartNode, freePort, BIN } = require("./rampart-node");
+const {
+  RampartNode,
+  freePort,
+  BIN,
+  DEPLOYER,
+  NATIVE_REL: REL,
+  NATIVE_BACKEND: BACKEND,
+  nativeBinary: binary,
+} = require("./rampart-node");
 const { ethers, assert } = h;
 
-const DEPLOYER = "0x0000000000000000000000000000000000ef524e";
-const NATIVE_DIR =
-  process.env.RAMPART_NATIVE_DIR ||
-  path.join(process.env.CARGO_TARGET_DIR || "/var/tmp/rampart-target", "native-static");
-const REL = path.join(NATIVE_DIR, "x86_64-unknown-linux-gnu", "release");
-const BACKEND = process.env.RAMPART_NATIVE_BACKEND || "gvisor";
 
 const COUNTER_ABI = [
   "function get() view returns (uint256)",
@@ -44,12 +46,6 @@ const BOX_ABI = [
   "function setValue(uint256 v)",
   "function callOut(address target, bytes data) returns (bool ok, bytes out)",
 ];
-
-function binary(rel) {
-  const file = path.join(NATIVE_DIR, rel);
-  assert.ok(fs.existsSync(file), `${file} missing: run scripts/build-native.sh`);
-  return fs.readFileSync(file);
-}
 
 /** Deploys a native binary; returns its address (from the receipt). */
 async function deployNative(signer, bytes) {

@@ -13,6 +13,42 @@ const BIN = process.env.RAMPART_BIN;
 const EXTRA_ARGS = (process.env.RAMPART_ARGS || "").split(/\s+/).filter(Boolean);
 const START_TIMEOUT_MS = Number(process.env.RAMPART_START_TIMEOUT_MS || 60_000);
 
+/** Native contracts: the deployer, and the static artefacts scripts/build-native.sh writes to
+ *  $RAMPART_NATIVE_DIR (default $CARGO_TARGET_DIR/native-static). */
+const DEPLOYER = "0x0000000000000000000000000000000000ef524e";
+const NATIVE_DIR =
+  process.env.RAMPART_NATIVE_DIR ||
+  path.join(process.env.CARGO_TARGET_DIR || "/var/tmp/rampart-target", "native-static");
+const NATIVE_REL = path.join(NATIVE_DIR, "x86_64-unknown-linux-gnu", "release");
+/** RAMPART_NATIVE_BACKEND=process runs native tests without gVisor (development only). */
+const NATIVE_BACKEND = process.env.RAMPART_NATIVE_BACKEND || "gvisor";
+
+/** The bytes of a native artefact, `rel` to NATIVE_DIR. */
+function nativeBinary(rel) {
+  const file = path.join(NATIVE_DIR, rel);
+  assert.ok(fs.existsSync(file), `${file} missing: run scripts/build-native.sh`);
+  return fs.readFileSync(file);
+}
+
+function portFree(port) {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+}
+
+/** A base port with `n` free consecutive ports (rampart up numbers its nodes' ports from it). */
+async function freeRange(n) {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    let ok = true;
+    for (let i = 0; i < n && ok; i++) ok = await portFree(base + i);
+    if (ok) return base;
+  }
+  throw new Error("no free port range");
+}
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -104,4 +140,14 @@ class RampartNode {
   }
 }
 
-module.exports = { RampartNode, freePort, BIN };
+module.exports = {
+  RampartNode,
+  freePort,
+  freeRange,
+  BIN,
+  DEPLOYER,
+  NATIVE_DIR,
+  NATIVE_REL,
+  NATIVE_BACKEND,
+  nativeBinary,
+};

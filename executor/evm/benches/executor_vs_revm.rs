@@ -14,9 +14,9 @@ use std::time::Instant;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, sol};
-use common::{CHAIN, artifact_code, header, input, key, median, sign};
+use common::{CHAIN, artifact_code, funded, header, input, key, median, sign};
 use rampart_evm::{BlockParams, execute_block};
-use rampart_primitives::{Account, KECCAK_EMPTY, MemoryState, RecoveredTx};
+use rampart_primitives::{MemoryState, RecoveredTx};
 use revm::{
     Context, ExecuteCommitEvm, MainBuilder, MainContext,
     bytecode::Bytecode,
@@ -51,18 +51,8 @@ fn run_block(state: &MemoryState, number: u64, txs: &[RecoveredTx]) -> rampart_e
 fn setup(senders: u64) -> (MemoryState, Address, Vec<PrivateKeySigner>) {
     let deployer = key(u64::MAX);
     let keys: Vec<_> = (0..senders).map(key).collect();
-    let mut state = MemoryState::default();
     let eth = U256::from(10u64).pow(U256::from(21));
-    for k in keys.iter().chain(std::iter::once(&deployer)) {
-        state.accounts.insert(
-            k.address(),
-            Account {
-                nonce: 0,
-                balance: eth,
-                code_hash: KECCAK_EMPTY,
-            },
-        );
-    }
+    let mut state = funded(keys.iter().chain([&deployer]), eth);
     let deploy = sign(
         &deployer,
         0,

@@ -21,10 +21,10 @@ use std::time::{Duration, Instant};
 use alloy_primitives::{Address, Bytes, TxKind, U256};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, sol};
-use common::{CHAIN, artifact_code, header, input, key, median, sign};
+use common::{CHAIN, artifact_code, funded, header, input, key, median, sign};
 use rampart_evm::execute_block;
 use rampart_native::{BackendKind, NATIVE_DEPLOYER, NativeConfig, NativeRuntime};
-use rampart_primitives::{Account, KECCAK_EMPTY, MemoryState, RecoveredTx};
+use rampart_primitives::{MemoryState, RecoveredTx};
 
 sol! {
     function increment() returns (uint256);
@@ -74,18 +74,8 @@ fn world(senders: u64, rt: &NativeRuntime) -> World {
     let art = rampart_native::testing::artifacts();
     let deployer = key(u64::MAX);
     let senders: Vec<_> = (0..senders).map(key).collect();
-    let mut state = MemoryState::default();
     let eth = U256::from(10u64).pow(U256::from(21));
-    for k in senders.iter().chain(std::iter::once(&deployer)) {
-        state.accounts.insert(
-            k.address(),
-            Account {
-                nonce: 0,
-                balance: eth,
-                code_hash: KECCAK_EMPTY,
-            },
-        );
-    }
+    let mut state = funded(senders.iter().chain([&deployer]), eth);
     let d = deployer.address();
     let c_counter = std::fs::read(&art.c_counter).expect("C counter");
     let c_token = std::fs::read(&art.c_token).expect("C token");

@@ -17,12 +17,12 @@ use std::time::{Duration, Instant};
 use alloy_primitives::{Address, TxKind, U256, keccak256};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolValue, sol};
-use common::{CHAIN, artifact_code, header, input, key, median, sign_value as sign};
+use common::{CHAIN, artifact_code, funded, header, input, key, median, sign_value as sign};
 use rampart_evm::{
     BlockOutcome, ParallelConfig, execute_block, execute_block_parallel,
     execute_block_parallel_with,
 };
-use rampart_primitives::{Account, BlockHeader, KECCAK_EMPTY, MemoryState, RecoveredTx};
+use rampart_primitives::{BlockHeader, MemoryState, RecoveredTx};
 
 sol! {
     function transfer(address to, uint256 value) returns (bool);
@@ -68,17 +68,7 @@ impl World {
         let t = Instant::now();
         let deployer = key(u64::MAX);
         let senders: Vec<_> = (0..MAX_SENDERS as u64).map(key).collect();
-        let mut state = MemoryState::default();
-        for k in senders.iter().chain([&deployer]) {
-            state.accounts.insert(
-                k.address(),
-                Account {
-                    nonce: 0,
-                    balance: e18(1_000),
-                    code_hash: KECCAK_EMPTY,
-                },
-            );
-        }
+        let state = funded(senders.iter().chain([&deployer]), e18(1_000));
         let mut world = World {
             state,
             parent: header(0),

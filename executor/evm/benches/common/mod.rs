@@ -10,7 +10,7 @@ use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use rampart_evm::{BlockInput, BlockParams, ChainConfig};
 use rampart_native::NativeRuntime;
-use rampart_primitives::{BlockHeader, RecoveredTx};
+use rampart_primitives::{Account, BlockHeader, KECCAK_EMPTY, MemoryState, RecoveredTx};
 
 pub const CHAIN: ChainConfig = ChainConfig {
     chain_id: 31337,
@@ -108,6 +108,25 @@ pub fn input<'a>(
         extra_data: Bytes::new(),
         native,
     }
+}
+
+/// State where each of `keys` is an account holding `balance` wei.
+pub fn funded<'a>(
+    keys: impl IntoIterator<Item = &'a PrivateKeySigner>,
+    balance: U256,
+) -> MemoryState {
+    let mut state = MemoryState::default();
+    for k in keys {
+        state.accounts.insert(
+            k.address(),
+            Account {
+                nonce: 0,
+                balance,
+                code_hash: KECCAK_EMPTY,
+            },
+        );
+    }
+    state
 }
 
 pub fn median(mut v: Vec<Duration>) -> Duration {
