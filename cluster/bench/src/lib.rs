@@ -15,7 +15,8 @@
 //! 2. **Setup (not timed).** A funder account (by default the well-known dev account 0)
 //!    deploys the workload's contracts (`tests/contracts` artifacts: the OpenZeppelin ERC-20
 //!    `Token`; `Amm` pools with two tokens and liquidity; `BoxV1` behind `ERC1967Proxy`s,
-//!    upgraded to `BoxV2` through UUPS) and funds `senders` sender accounts, derived as
+//!    upgraded to `BoxV2` through UUPS; for `native`, a native token binary sent to Rampart's
+//!    native deployer and minted) and funds `senders` sender accounts, derived as
 //!    `keccak256("rampart-bench" || i as u64 big-endian)`, with ETH and tokens; AMM senders
 //!    approve every pool. Every setup transaction must succeed; the funder's balance is
 //!    checked first ([`BenchError::Unfunded`]).
