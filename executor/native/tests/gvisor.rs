@@ -62,7 +62,7 @@ fn sandbox_isolation() {
     if !gvisor_enabled() {
         return;
     }
-    let rt = runtime(Gvisor, "g_isolation", |_| {});
+    let rt = runtime(Gvisor, "g_isolation", |c| c.limits.call_time_ms = 1_000);
     let h = Hostile::new(&rt);
 
     // The host's files are not there (ENOENT = 2), whatever the uid.

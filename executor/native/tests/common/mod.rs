@@ -202,6 +202,10 @@ pub fn runtime(
     let mut cfg = NativeConfig::new(backend, &artifacts().host);
     cfg.work_dir = PathBuf::from("/var/tmp/rampart-native-tests");
     cfg.instance = instance.to_owned();
+    // The tests share two loaded cores with gVisor sandboxes: a legitimate call must not meet
+    // the wall-clock limit by accident (one did at the default 1 s). The tests of the limit
+    // itself set the limit they test.
+    cfg.limits.call_time_ms = 10_000;
     tweak(&mut cfg);
     NativeRuntime::new(cfg).unwrap_or_else(|e| panic!("native runtime ({backend:?}): {e}"))
 }
