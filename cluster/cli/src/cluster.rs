@@ -139,6 +139,7 @@ fn local_config(
             .map(|c| c.raft.clone())
             .unwrap_or_default(),
         tls,
+        fault_injection: base.cluster.as_ref().is_some_and(|c| c.fault_injection),
     });
     c
 }

@@ -1,5 +1,6 @@
 //! Multi-process cluster tests: real `rampart node` processes on loopback, driven through
-//! JSON-RPC, killed with SIGKILL, restarted, partitioned by majority loss, grown and shrunk.
+//! JSON-RPC, killed with SIGKILL, restarted, left in a minority by majority loss, a live leader
+//! partitioned from the majority (the transport's fault injection), grown and shrunk.
 //!
 //! After every scenario the invariants are checked on every live replica:
 //! - every transaction for which any node returned a receipt sits in the same block at the same
@@ -109,6 +110,8 @@ struct Tuning {
     compaction: u64,
     retain: u64,
     max_entry_bytes: u64,
+    /// `[cluster] fault_injection`: `rampart_debugPartition` answers.
+    fault_injection: bool,
 }
 
 impl Default for Tuning {
@@ -118,6 +121,7 @@ impl Default for Tuning {
             compaction: 10_000,
             retain: 1_000,
             max_entry_bytes: 8 << 20,
+            fault_injection: false,
         }
     }
 }
@@ -249,6 +253,7 @@ sync_writes = true
 id = {id}
 listen = "127.0.0.1:{peer}"
 join = {join}
+fault_injection = {fault_injection}
 
 [cluster.raft]
 tick_ms = 50
@@ -267,6 +272,7 @@ max_entry_bytes = {max_entry}
         compaction = t.compaction,
         retain = t.retain,
         max_entry = t.max_entry_bytes,
+        fault_injection = t.fault_injection,
     );
     std::fs::write(&m.config, text).expect("write config");
 }
@@ -512,6 +518,15 @@ async fn minority_never_commits_and_majority_recovers() {
     let tuning = Tuning::default();
     let mut cluster = Cluster::new(3, &tuning);
     let first = leader(&cluster).await;
+    // Fault injection is off by default: no one can partition a node through its RPC.
+    let refused = rpc(
+        &cluster.url_of(first),
+        "rampart_debugPartition",
+        rpc_params![vec![2u64]],
+    )
+    .await
+    .expect_err("fault injection is off");
+    assert!(refused.contains("fault injection is off"), "{refused}");
     let lone = cluster.other_than(&[first]);
     // Leave `lone` alone: kill both others.
     let others: Vec<u64> = cluster
@@ -542,6 +557,108 @@ async fn minority_never_commits_and_majority_recovers() {
     leader(&cluster).await;
     wait_receipts(&url, &pending).await;
     check_invariants(&cluster, &pending).await;
+}
+
+/// The leader stays up and keeps serving clients, but is cut off from the majority (the
+/// transport's fault injection: it drops what it sends to them and refuses what they send,
+/// as a network partition would). Transactions arrive on both sides meanwhile.
+/// - The isolated leader accepts its clients' transactions and proposes a block with them,
+///   which never commits: its height does not move and none of them gets a receipt.
+/// - The majority elects a new leader and commits its own traffic.
+/// - After healing, the old leader follows the new one, its uncommitted block is gone, and the
+///   transactions it had accepted commit through the new leader: nothing acknowledged is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_leader_commits_nothing_and_loses_nothing() {
+    let tuning = Tuning {
+        fault_injection: true,
+        ..Tuning::default()
+    };
+    let cluster = Cluster::new(3, &tuning);
+    let old = leader(&cluster).await;
+    let old_url = cluster.url_of(old);
+    let majority: Vec<u64> = cluster
+        .members
+        .iter()
+        .map(|m| m.id)
+        .filter(|&id| id != old)
+        .collect();
+    let majority_urls: Vec<String> = majority.iter().map(|&id| cluster.url_of(id)).collect();
+    let mut acknowledged = send_transfers(&old_url, DEV[0], 5).await;
+    wait_receipts(&old_url, &acknowledged).await;
+
+    // A node refuses a partition of itself (and a node without fault injection refuses any:
+    // `minority_never_commits_and_majority_recovers`).
+    let own = rpc(&old_url, "rampart_debugPartition", rpc_params![vec![old]]).await;
+    assert!(own.is_err(), "a node cannot be cut off from itself");
+
+    let cut = rpc(
+        &old_url,
+        "rampart_debugPartition",
+        rpc_params![majority.clone()],
+    )
+    .await
+    .expect("partition");
+    assert_eq!(cut["cutOff"], json!(majority));
+    let height = block_number(&old_url).await.expect("height");
+    // The isolated leader still takes transactions from its clients.
+    let stranded = send_transfers(&old_url, DEV[0], 5).await;
+    assert_eq!(stranded.len(), 5, "the isolated node accepts transactions");
+
+    // The majority elects a leader among itself and commits its own traffic.
+    let new = wait_for("a new leader in the majority", || {
+        let urls = majority_urls.clone();
+        async move {
+            let mut leaders = Vec::new();
+            for u in &urls {
+                let st = rpc(u, "rampart_status", rpc_params![]).await.ok()?;
+                leaders.push(st["leader"].as_u64()?);
+            }
+            let first = *leaders.first()?;
+            (first != old && leaders.iter().all(|&l| l == first)).then_some(first)
+        }
+    })
+    .await;
+    assert!(majority.contains(&new));
+    let mut during = send_transfers(&majority_urls[0], DEV[1], 5).await;
+    during.extend(send_transfers(&majority_urls[1], DEV[2], 5).await);
+    assert_eq!(during.len(), 10, "the majority accepts transactions");
+    wait_receipts(&majority_urls[0], &during).await;
+
+    // The minority side committed nothing, and its transactions did not leak to the majority.
+    assert_eq!(
+        block_number(&old_url).await,
+        Some(height),
+        "an isolated leader committed a block\n{}",
+        cluster.logs()
+    );
+    assert!(receipts(&old_url, &stranded).await.is_empty());
+    assert!(receipts(&majority_urls[0], &stranded).await.is_empty());
+    // It did build and propose them: the block that never committed is what gets dropped.
+    wait_for("the isolated leader's proposal to lapse", || {
+        let log = cluster.log_of(old);
+        async move {
+            (log.contains("proposed block not committed in time")
+                || log.contains("proposed block superseded"))
+            .then_some(())
+        }
+    })
+    .await;
+    assert_eq!(block_number(&old_url).await, Some(height));
+
+    // Heal: the old leader follows the new one and its transactions commit there.
+    rpc(
+        &old_url,
+        "rampart_debugPartition",
+        rpc_params![Vec::<u64>::new()],
+    )
+    .await
+    .expect("heal");
+    wait_receipts(&old_url, &during).await;
+    wait_receipts(&majority_urls[0], &stranded).await;
+    wait_receipts(&old_url, &stranded).await;
+    acknowledged.extend(stranded);
+    acknowledged.extend(during);
+    check_invariants(&cluster, &acknowledged).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -203,6 +203,11 @@ pub struct ClusterConfig {
     /// Mutual TLS between nodes (off when absent).
     #[serde(default)]
     pub tls: Option<rampart_transport::TlsFiles>,
+    /// Testing only (default `false`): enables `rampart_debugPartition`, which cuts this
+    /// node off from chosen peers to simulate a network partition. Never on in production:
+    /// anyone who reaches the RPC port could isolate the node.
+    #[serde(default)]
+    pub fault_injection: bool,
 }
 
 /// Raft timing and bounds (see `rampart_consensus::ConsensusConfig` for the rest).

@@ -170,6 +170,7 @@ impl Node {
                     handle: repl.handle.clone(),
                     network: repl.network.clone(),
                     timeout: std::time::Duration::from_millis(cluster.raft.commit_timeout_ms),
+                    fault_injection: cluster.fault_injection,
                 });
                 let rpc = rampart_rpc::start_with(
                     backend.clone(),

@@ -27,6 +27,10 @@ pub trait AdminBackend: Send + Sync + 'static {
     fn remove_node(&self, id: u64) -> impl Future<Output = BackendResult<Value>> + Send;
     /// `rampart_transferLeader(id)`. Leader only.
     fn transfer_leader(&self, id: u64) -> impl Future<Output = BackendResult<Value>> + Send;
+    /// `rampart_debugPartition([ids])`: cut this node off from the peers `ids` in both
+    /// directions (an empty list heals). Refused unless the node runs with fault injection
+    /// on (`[cluster] fault_injection = true`, for tests).
+    fn partition(&self, ids: Vec<u64>) -> impl Future<Output = BackendResult<Value>> + Send;
 }
 
 fn rpc_error(e: BackendError) -> ErrorObjectOwned {
@@ -58,6 +62,11 @@ pub fn module<A: AdminBackend>(admin: Arc<A>) -> RpcModule<Arc<A>> {
     m.register_async_method("rampart_transferLeader", |params, a, _| async move {
         let (id,): (u64,) = params.parse()?;
         a.transfer_leader(id).await.map_err(rpc_error)
+    })
+    .expect("unique");
+    m.register_async_method("rampart_debugPartition", |params, a, _| async move {
+        let (ids,): (Vec<u64>,) = params.parse()?;
+        a.partition(ids).await.map_err(rpc_error)
     })
     .expect("unique");
     m

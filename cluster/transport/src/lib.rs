@@ -45,6 +45,8 @@ pub enum TransportError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error("peer {id} is cut off (fault injection)")]
+    Partitioned { id: u64 },
     #[error("peer {id} has no known address")]
     UnknownPeer { id: u64 },
     #[error("peer {id} answered: {status}")]

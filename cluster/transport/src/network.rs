@@ -1,8 +1,8 @@
 //! Outbound side: per-peer Raft streams, transaction relay, snapshot fetches.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -35,6 +35,8 @@ pub struct NetworkStats {
     pub reconnects: AtomicU64,
     pub txs_relayed: AtomicU64,
     pub txs_relay_dropped: AtomicU64,
+    /// Raft messages dropped because their peer is cut off ([`PeerNetwork::set_partition`]).
+    pub raft_partitioned: AtomicU64,
 }
 
 struct Peer {
@@ -52,6 +54,10 @@ pub(crate) struct Inner {
     pub(crate) driver: OnceLock<DriverHandle>,
     pub(crate) stats: NetworkStats,
     peers: Mutex<BTreeMap<u64, Peer>>,
+    /// Peers this node is cut off from, both directions (fault injection for tests);
+    /// `any_cut` lets the hot paths skip the lock while the set is empty.
+    cut: Mutex<BTreeSet<u64>>,
+    any_cut: AtomicBool,
     relay: mpsc::Sender<(Bytes, Bytes)>,
     runtime: tokio::runtime::Handle,
 }
@@ -91,6 +97,8 @@ impl PeerNetwork {
             driver: OnceLock::new(),
             stats: NetworkStats::default(),
             peers: Mutex::new(BTreeMap::new()),
+            cut: Mutex::new(BTreeSet::new()),
+            any_cut: AtomicBool::new(false),
             relay,
             runtime: tokio::runtime::Handle::current(),
         });
@@ -163,6 +171,27 @@ impl PeerNetwork {
         }
     }
 
+    /// Cuts this node off from `peers` in both directions, as a network partition would:
+    /// Raft messages to them are dropped, their calls (Raft streams, relayed transactions,
+    /// snapshot requests) are refused, and nothing is relayed to them or fetched from them.
+    /// An empty set heals. For fault-injection tests only: the node exposes it when its
+    /// configuration says `fault_injection = true`.
+    pub fn set_partition(&self, peers: BTreeSet<u64>) {
+        let mut cut = self.inner.cut.lock();
+        if peers.is_empty() {
+            info!(target: "rampart::transport", healed = ?*cut, "partition healed");
+        } else {
+            warn!(target: "rampart::transport", ?peers, "fault injection: cut off from peers");
+        }
+        self.inner.any_cut.store(!peers.is_empty(), Relaxed);
+        *cut = peers;
+    }
+
+    /// The peers this node is cut off from.
+    pub fn partition(&self) -> BTreeSet<u64> {
+        self.inner.cut.lock().clone()
+    }
+
     /// Queues a transaction accepted from a client for relay to every peer. Never blocks; when
     /// the relay queue is full the transaction is not relayed (it stays in the local pool).
     pub fn relay(&self, raw: Bytes, sender: Bytes) {
@@ -177,6 +206,9 @@ impl PeerNetwork {
         id: u64,
         min_applied_index: u64,
     ) -> Result<SnapshotStream, TransportError> {
+        if self.inner.is_cut(id) {
+            return Err(TransportError::Partitioned { id });
+        }
         let channel = self
             .inner
             .peers
@@ -212,10 +244,15 @@ impl Transport for PeerNetwork {
     fn send(&self, msg: Message) {
         let to = msg.to;
         let is_snapshot = msg.get_msg_type() == MessageType::MsgSnapshot;
-        let queued = match self.inner.peers.lock().get(&to) {
-            Some(p) => p.queue.try_send(msg).is_ok(),
-            None => false,
-        };
+        let cut = self.inner.is_cut(to);
+        if cut {
+            self.inner.stats.raft_partitioned.fetch_add(1, Relaxed);
+        }
+        let queued = !cut
+            && match self.inner.peers.lock().get(&to) {
+                Some(p) => p.queue.try_send(msg).is_ok(),
+                None => false,
+            };
         if !queued {
             self.inner.stats.raft_dropped.fetch_add(1, Relaxed);
             if let Some(d) = self.inner.driver.get() {
@@ -229,6 +266,11 @@ impl Transport for PeerNetwork {
 }
 
 impl Inner {
+    /// Whether `id` is cut off by [`PeerNetwork::set_partition`].
+    pub(crate) fn is_cut(&self, id: u64) -> bool {
+        self.any_cut.load(Relaxed) && self.cut.lock().contains(&id)
+    }
+
     fn channel(&self, addr: &str) -> Result<Channel, TransportError> {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         let bad = |reason: String| TransportError::Address {
@@ -367,6 +409,7 @@ async fn relay_loop(inner: std::sync::Weak<Inner>, mut rx: mpsc::Receiver<(Bytes
             .peers
             .lock()
             .iter()
+            .filter(|(id, _)| !this.is_cut(**id))
             .map(|(id, p)| (*id, p.channel.clone()))
             .collect();
         let n = batch.len() as u64;

@@ -58,10 +58,24 @@ impl Service {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
             .filter(|&id| id != 0 && id != self.net.self_id);
-        id.ok_or_else(|| {
+        let id = id.ok_or_else(|| {
             self.stats.calls_refused.fetch_add(1, Relaxed);
             Status::invalid_argument("missing or invalid rampart-node-id")
-        })
+        })?;
+        self.refuse_if_cut(id)?;
+        Ok(id)
+    }
+
+    /// A peer cut off by fault injection is refused, as if the network had dropped it.
+    fn refuse_if_cut(&self, id: u64) -> Result<(), Status> {
+        if self.net.is_cut(id) {
+            self.stats.calls_refused.fetch_add(1, Relaxed);
+            return Err(Status::unavailable(format!(
+                "node {} is cut off from node {id} (fault injection)",
+                self.net.self_id
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -97,6 +111,8 @@ impl Peer for Service {
                     msg.from, msg.to, self.net.self_id
                 ));
             }
+            // Cut off while the stream was open: end it (the peer reconnects and is refused).
+            self.refuse_if_cut(from)?;
             received += 1;
             self.stats.raft_received.fetch_add(1, Relaxed);
             let Some(driver) = self.net.driver.get() else {

@@ -424,34 +424,21 @@ async fn relay_delivers_batches_to_every_peer() {
     stop(nodes).await;
 }
 
-/// Partition the leader from the majority by cutting its links in the transport (both
-/// directions): the isolated leader's proposal never commits, it steps down (check quorum), the
-/// majority elects a new leader and commits; after healing, the old leader's uncommitted entry
-/// is replaced and every log agrees.
+/// Partition the leader from the majority with the transport's fault injection, set on the
+/// leader alone (it drops what it sends to them and refuses what they send): the isolated
+/// leader's proposal never commits, the majority elects a new leader and commits; after
+/// healing, the old leader's uncommitted entry is replaced and every log agrees.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_isolated_leader_never_commits_and_the_majority_goes_on() {
     let nodes = start(&[1, 2, 3], &[None, None, None]).await;
     elect_and_commit(&nodes, 3).await;
     let old = status_leader(&nodes[0].handle).await.expect("leader");
-    let addr_of = |id: u64| {
-        nodes
-            .iter()
-            .find(|n| n.id == id)
-            .expect("node")
-            .addr
-            .to_string()
-    };
     let others: Vec<u64> = nodes.iter().map(|n| n.id).filter(|&id| id != old).collect();
     let leader = nodes.iter().find(|n| n.id == old).expect("leader");
-    for &o in &others {
-        leader.network.remove_peer(o);
-        nodes
-            .iter()
-            .find(|n| n.id == o)
-            .expect("node")
-            .network
-            .remove_peer(old);
-    }
+    leader
+        .network
+        .set_partition(others.iter().copied().collect());
+    assert_eq!(leader.network.partition().len(), 2);
     let applied_before = leader.app.lock().entries.len();
     // The isolated leader still takes the proposal into its log (it does not know yet) …
     let _ = leader
@@ -496,17 +483,19 @@ async fn an_isolated_leader_never_commits_and_the_majority_goes_on() {
             .all(|n| n.app.lock().entries.iter().all(|e| e.data != b"isolated")),
         "the isolated proposal never committed"
     );
+    // Both directions were cut: the leader dropped its own messages, and the majority's
+    // calls to it were refused.
+    assert!(leader.network.stats().raft_partitioned.load(Relaxed) > 0);
+    let refused = leader
+        .server
+        .as_ref()
+        .expect("server")
+        .stats
+        .calls_refused
+        .load(Relaxed);
+    assert!(refused > 0, "the majority's calls were refused");
     // Heal: the old leader catches up, and its uncommitted entry is gone everywhere.
-    for &o in &others {
-        leader.network.set_peer(o, &addr_of(o)).expect("peer");
-        nodes
-            .iter()
-            .find(|n| n.id == o)
-            .expect("node")
-            .network
-            .set_peer(old, &addr_of(old))
-            .expect("peer");
-    }
+    leader.network.set_partition(Default::default());
     wait("the old leader caught up", || async {
         leader
             .app

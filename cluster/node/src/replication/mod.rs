@@ -94,6 +94,10 @@ impl Replication {
             .genesis_hash()?
             .ok_or_else(|| cfg_err("store has no genesis".into()))?;
         let cluster_id = format!("{genesis:x}");
+        if config.fault_injection {
+            tracing::warn!(target: "rampart::replication",
+                "FAULT INJECTION IS ON: rampart_debugPartition can cut this node off from its peers; never use this in production");
+        }
         let network = PeerNetwork::new(
             config.id,
             cluster_id,
@@ -227,6 +231,8 @@ pub struct Admin {
     pub network: PeerNetwork,
     /// How long a membership change may take to commit.
     pub timeout: std::time::Duration,
+    /// `rampart_debugPartition` is allowed (`[cluster] fault_injection`).
+    pub fault_injection: bool,
 }
 
 type AdminResult = rampart_rpc::BackendResult<serde_json::Value>;
@@ -320,5 +326,19 @@ impl rampart_rpc::admin::AdminBackend for Admin {
             .map_err(admin_err)?
             .map_err(admin_err)?;
         Ok(json!({ "requested": id }))
+    }
+
+    async fn partition(&self, ids: Vec<u64>) -> AdminResult {
+        if !self.fault_injection {
+            return Err(admin_err(
+                "fault injection is off on this node (set [cluster] fault_injection = true, for tests only)",
+            ));
+        }
+        if ids.contains(&self.shared.id) {
+            return Err(admin_err("a node cannot be cut off from itself"));
+        }
+        let cut: std::collections::BTreeSet<u64> = ids.into_iter().collect();
+        self.network.set_partition(cut.clone());
+        Ok(json!({ "cutOff": cut }))
     }
 }
