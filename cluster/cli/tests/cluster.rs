@@ -46,6 +46,8 @@ struct Member {
     peer_port: u16,
     config: PathBuf,
     child: Option<Child>,
+    /// Extra environment of the process (OpenTelemetry export in the tracing test).
+    env: Vec<(String, String)>,
 }
 
 impl Member {
@@ -57,6 +59,7 @@ impl Member {
             peer_port: free_port(),
             config: dir.join(format!("node{id}.toml")),
             child: None,
+            env: Vec::new(),
         }
     }
 
@@ -75,6 +78,7 @@ impl Member {
             .arg("--config")
             .arg(&self.config)
             .env("RUST_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -112,6 +116,8 @@ struct Tuning {
     max_entry_bytes: u64,
     /// `[cluster] fault_injection`: `rampart_debugPartition` answers.
     fault_injection: bool,
+    /// Export spans over OTLP/gRPC to this endpoint; each node's resource names it `node<id>`.
+    otlp_endpoint: Option<String>,
 }
 
 impl Default for Tuning {
@@ -122,6 +128,7 @@ impl Default for Tuning {
             retain: 1_000,
             max_entry_bytes: 8 << 20,
             fault_injection: false,
+            otlp_endpoint: None,
         }
     }
 }
@@ -135,6 +142,16 @@ impl Cluster {
         let mut members: Vec<Member> = (1..=n).map(|id| Member::new(dir.path(), id)).collect();
         let peers: Vec<(u64, u16)> = members.iter().map(|m| (m.id, m.peer_port)).collect();
         for m in &mut members {
+            if let Some(endpoint) = &tuning.otlp_endpoint {
+                m.env = vec![
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT".into(), endpoint.clone()),
+                    ("OTEL_BSP_SCHEDULE_DELAY".into(), "100".into()),
+                    (
+                        "OTEL_RESOURCE_ATTRIBUTES".into(),
+                        format!("service.instance.id=node{}", m.id),
+                    ),
+                ];
+            }
             write_config(dir.path(), m, &peers, false, tuning);
             m.start();
         }
@@ -812,4 +829,212 @@ async fn blocks_above_the_entry_limit_are_rebuilt_smaller() {
         "the entry limit was hit and handled:\n{}",
         cluster.logs()
     );
+}
+
+/// A minimal OTLP/gRPC trace collector: what the nodes export, flattened.
+mod otlp {
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+        TraceService, TraceServiceServer,
+    };
+    use opentelemetry_proto::tonic::collector::trace::v1::{
+        ExportTraceServiceRequest, ExportTraceServiceResponse,
+    };
+    use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value::Value as AnyValue};
+
+    #[derive(Clone, Debug)]
+    pub struct Span {
+        /// The exporting node (`service.instance.id`).
+        pub node: String,
+        pub name: String,
+        pub trace: Vec<u8>,
+        pub id: Vec<u8>,
+        pub parent: Vec<u8>,
+        /// (trace id, span id) of each link.
+        pub links: Vec<(Vec<u8>, Vec<u8>)>,
+        pub attrs: BTreeMap<String, String>,
+    }
+
+    #[derive(Clone, Default)]
+    pub struct Collector(pub Arc<Mutex<Vec<Span>>>);
+
+    impl Collector {
+        pub fn spans(&self) -> Vec<Span> {
+            self.0.lock().expect("lock").clone()
+        }
+    }
+
+    fn text(kvs: &[KeyValue]) -> BTreeMap<String, String> {
+        kvs.iter()
+            .filter_map(|kv| {
+                let v = match kv.value.as_ref()?.value.as_ref()? {
+                    AnyValue::StringValue(s) => s.clone(),
+                    AnyValue::IntValue(i) => i.to_string(),
+                    AnyValue::BoolValue(b) => b.to_string(),
+                    AnyValue::DoubleValue(d) => d.to_string(),
+                    _ => return None,
+                };
+                Some((kv.key.clone(), v))
+            })
+            .collect()
+    }
+
+    #[tonic::async_trait]
+    impl TraceService for Collector {
+        async fn export(
+            &self,
+            request: tonic::Request<ExportTraceServiceRequest>,
+        ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+            let mut out = self.0.lock().expect("lock");
+            for rs in request.into_inner().resource_spans {
+                let resource = rs.resource.map(|r| text(&r.attributes)).unwrap_or_default();
+                let node = resource
+                    .get("service.instance.id")
+                    .cloned()
+                    .unwrap_or_default();
+                for s in rs.scope_spans.into_iter().flat_map(|ss| ss.spans) {
+                    out.push(Span {
+                        node: node.clone(),
+                        name: s.name,
+                        trace: s.trace_id,
+                        id: s.span_id,
+                        parent: s.parent_span_id,
+                        links: s
+                            .links
+                            .into_iter()
+                            .map(|l| (l.trace_id, l.span_id))
+                            .collect(),
+                        attrs: text(&s.attributes),
+                    });
+                }
+            }
+            Ok(tonic::Response::new(ExportTraceServiceResponse {
+                partial_success: None,
+            }))
+        }
+    }
+
+    /// Serves on a free loopback port; returns the endpoint URL.
+    pub async fn start() -> (String, Collector) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let collector = Collector::default();
+        let service = TraceServiceServer::new(collector.clone());
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        (format!("http://{addr}"), collector)
+    }
+}
+
+/// An auditor follows a transaction end to end through the traces all nodes export: the
+/// client's request on the follower that accepted it (`ingress.check`, with the transaction
+/// hash) → a `node.tx_included` span in that same trace on the follower and on the leader
+/// (which got the context with the relayed transaction) → through its link, the block's trace:
+/// built and executed once on the leader, applied on every replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auditor_follows_a_transaction_across_nodes_in_the_traces() {
+    let (endpoint, collector) = otlp::start().await;
+    let tuning = Tuning {
+        otlp_endpoint: Some(endpoint),
+        ..Tuning::default()
+    };
+    let cluster = Cluster::new(3, &tuning);
+    let leader_id = leader(&cluster).await;
+    let follower = cluster.other_than(&[leader_id]);
+    let hashes = send_transfers(&cluster.url_of(follower), DEV[1], 3).await;
+    assert_eq!(hashes.len(), 3);
+    for url in cluster.live_urls() {
+        wait_receipts(&url, &hashes).await;
+    }
+    let node = |id: u64| format!("node{id}");
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    for h in &hashes {
+        // Wait until every piece of this transaction's story has been exported.
+        let (ingress, included, block_spans) = wait_for("the transaction's spans", || {
+            let spans = collector.spans();
+            let (h, node) = (h.clone(), node);
+            async move {
+                let ingress = spans
+                    .iter()
+                    .find(|s| s.name == "ingress.check" && s.attrs.get("tx_hash") == Some(&h))?
+                    .clone();
+                let included: Vec<otlp::Span> = spans
+                    .iter()
+                    .filter(|s| s.name == "node.tx_included" && s.attrs.get("tx_hash") == Some(&h))
+                    .cloned()
+                    .collect();
+                if !included.iter().any(|s| s.node == node(follower))
+                    || !included.iter().any(|s| s.node == node(leader_id))
+                {
+                    return None;
+                }
+                let block_trace = &included[0].links.first()?.0;
+                let block_spans: Vec<otlp::Span> = spans
+                    .iter()
+                    .filter(|s| &s.trace == block_trace)
+                    .cloned()
+                    .collect();
+                let applied_on = block_spans
+                    .iter()
+                    .filter(|s| s.name == "replication.apply_block")
+                    .count();
+                (applied_on >= 3).then_some((ingress, included, block_spans))
+            }
+        })
+        .await;
+        assert_eq!(ingress.node, node(follower), "accepted by the follower");
+        for inc in &included {
+            assert_eq!(
+                inc.trace, ingress.trace,
+                "{h}: inclusion joins the tx's trace"
+            );
+            assert_eq!(inc.parent, ingress.id, "{h}: under its ingress span");
+            assert_eq!(inc.links.len(), 1);
+            let (trace, span) = &inc.links[0];
+            let linked = block_spans
+                .iter()
+                .find(|s| &s.trace == trace && &s.id == span)
+                .unwrap_or_else(|| panic!("{h}: the linked span {} was exported", hex(span)));
+            assert_eq!(linked.name, "replication.apply_block");
+            assert_eq!(
+                linked.node, inc.node,
+                "linked to the apply on the same node"
+            );
+            assert_eq!(linked.attrs.get("number"), inc.attrs.get("number"));
+        }
+        // The block's trace: built and executed once, on the leader; applied on every node,
+        // each apply a child of the build.
+        let build: Vec<&otlp::Span> = block_spans
+            .iter()
+            .filter(|s| s.name == "node.build_block")
+            .collect();
+        assert_eq!(build.len(), 1, "built once");
+        assert_eq!(build[0].node, node(leader_id));
+        assert!(
+            block_spans
+                .iter()
+                .any(|s| s.name == "executor.execute_block" && s.node == node(leader_id))
+        );
+        let mut applied: Vec<String> = block_spans
+            .iter()
+            .filter(|s| s.name == "replication.apply_block")
+            .map(|s| {
+                assert_eq!(s.parent, build[0].id, "apply is a child of the build");
+                s.node.clone()
+            })
+            .collect();
+        applied.sort();
+        assert_eq!(
+            applied,
+            vec![node(1), node(2), node(3)],
+            "applied once per node"
+        );
+    }
 }

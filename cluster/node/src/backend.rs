@@ -42,6 +42,8 @@ pub struct NodeBackend {
     pub(crate) relay: std::sync::OnceLock<rampart_transport::PeerNetwork>,
     /// Runs native contracts (`None`: off).
     pub native: Option<Arc<rampart_native::NativeRuntime>>,
+    /// Trace contexts of pending transactions (OpenTelemetry export on).
+    pub(crate) traces: crate::traces::TxTraces,
 }
 
 /// What a native deploy transaction may carry besides the binary (envelope, signature).
@@ -494,14 +496,25 @@ impl EthBackend for NodeBackend {
     }
 
     fn send_raw_transaction(&self, raw: Bytes) -> BackendResult<B256> {
-        let _span =
-            info_span!(target: "rampart::ingress", "ingress.check", size = raw.len()).entered();
+        let span = info_span!(target: "rampart::ingress", "ingress.check", size = raw.len(),
+            tx_hash = tracing::field::Empty)
+        .entered();
         let r = self.admit(&raw, None);
         match &r {
             Ok(tx) => {
                 self.metrics.txs_accepted_total.fetch_add(1, Relaxed);
+                span.record("tx_hash", tracing::field::display(tx.hash));
+                // With export on, the transaction's trace continues where it is included.
+                let traceparent = rampart_telemetry::current_traceparent();
+                if let Some(tp) = &traceparent {
+                    self.traces.insert(tx.hash, tp.clone());
+                }
                 if let Some(net) = self.relay.get() {
-                    net.relay(tx.raw.0.clone(), tx.sender.0.to_vec().into());
+                    net.relay(rampart_transport::RelayedTx {
+                        raw: tx.raw.0.clone(),
+                        sender: tx.sender.0.to_vec().into(),
+                        traceparent,
+                    });
                 }
             }
             Err(e) => {

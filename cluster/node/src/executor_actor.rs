@@ -25,6 +25,10 @@ pub struct ExecuteBlock {
     pub params: BlockParams,
     pub txs: Vec<RecoveredTx>,
     pub extra_data: Bytes,
+    /// The span the request comes from (`node.build_block`): the executor runs on its own
+    /// threads, so its `executor.execute_block` span names its parent explicitly and lands in
+    /// the block's trace.
+    pub span: tracing::Span,
 }
 
 #[derive(Debug)]
@@ -45,8 +49,8 @@ impl Handler<ExecuteBlock> for BlockExecutor {
     type Result = Result<BlockOutcome, ExecError>;
 
     fn handle(&mut self, msg: ExecuteBlock, _: &mut Self::Context) -> Self::Result {
-        let _span = tracing::info_span!(target: "rampart::executor", "executor.execute_block",
-            number = msg.params.number, txs = msg.txs.len())
+        let _span = tracing::info_span!(target: "rampart::executor", parent: &msg.span,
+            "executor.execute_block", number = msg.params.number, txs = msg.txs.len())
         .entered();
         let snapshot = self.store.snapshot();
         let head = snapshot.head().map_err(|e| ExecError::State(e.into()))?;

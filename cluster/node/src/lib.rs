@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod native;
 pub mod producer;
 pub mod replication;
+mod traces;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -130,6 +131,7 @@ impl Node {
             send_lock: tokio::sync::Mutex::new(()),
             relay: std::sync::OnceLock::new(),
             native,
+            traces: traces::TxTraces::new(config.mempool.max_total),
         });
         backend
             .metrics

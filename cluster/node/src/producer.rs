@@ -84,6 +84,7 @@ pub(crate) async fn build_block(
             params,
             txs,
             extra_data: Bytes::new(),
+            span: tracing::Span::current(),
         })
         .await??;
     node.metrics
@@ -152,11 +153,32 @@ pub(crate) fn on_block_committed(node: &NodeBackend, block: &ExecutedBlock) {
         info!(target: "rampart::node", number, txs = block.transactions.len(),
             gas_used = block.header.gas_used, hash = %block.hash, "block committed");
     }
+    record_inclusions(node, block);
     let _ = node.blocks.send(Arc::new(BlockNotification {
         header: block.header.clone(),
         hash: block.hash,
         receipts: block.receipts.clone(),
     }));
+}
+
+/// For every transaction of `block` whose client request this node traced (it accepted the
+/// transaction, or a peer relayed it with its context): a `node.tx_included` span in that
+/// transaction's trace, linked to the current span (the block's `node.build_block` on a single
+/// node, `replication.apply_block` in a cluster, whose trace starts at the leader's build).
+fn record_inclusions(node: &NodeBackend, block: &ExecutedBlock) {
+    if node.traces.is_empty() {
+        return;
+    }
+    let number = block.header.number;
+    for (index, r) in block.receipts.iter().enumerate() {
+        let Some(traceparent) = node.traces.take(&r.tx_hash) else {
+            continue;
+        };
+        let span = tracing::info_span!(target: "rampart::node", "node.tx_included",
+            tx_hash = %r.tx_hash, number, index, block_hash = %block.hash, success = r.success);
+        rampart_telemetry::follow_remote(&span, &traceparent);
+        rampart_telemetry::link_to_current(&span);
+    }
 }
 
 /// Single node: builds, executes and commits one block. Returns the block, if any.

@@ -43,6 +43,16 @@ pub fn follow_remote(span: &tracing::Span, traceparent: &str) -> bool {
     cx.span().span_context().is_valid() && span.set_parent(cx).is_ok()
 }
 
+/// Adds a link from `span` to the current span (a transaction's trace pointing at the trace of
+/// the block that included it). Nothing when either is not recorded by OpenTelemetry.
+pub fn link_to_current(span: &tracing::Span) {
+    let current = tracing::Span::current().context();
+    let target = current.span().span_context().clone();
+    if target.is_valid() {
+        span.add_link(target);
+    }
+}
+
 /// Keeps the exporter alive; dropping it flushes pending spans.
 #[derive(Debug, Default)]
 pub struct TelemetryGuard {
@@ -153,6 +163,46 @@ mod tests {
         assert_eq!(apply.span_context.trace_id(), built.span_context.trace_id());
         assert_eq!(apply.parent_span_id, built.span_context.span_id());
         assert_ne!(other.span_context.trace_id(), built.span_context.trace_id());
+    }
+
+    /// A transaction's trace (client request) gains a span, recorded under the block's apply,
+    /// that names the block's trace through a link.
+    #[test]
+    fn an_inclusion_span_joins_the_transaction_trace_and_links_the_block() {
+        let (sub, provider, exporter) = recording();
+        tracing::subscriber::with_default(sub, || {
+            let tx_tp = {
+                let _ingress = tracing::info_span!("ingress.check").entered();
+                current_traceparent().expect("traceparent")
+            };
+            let _apply = tracing::info_span!("replication.apply_block").entered();
+            let included = tracing::info_span!("node.tx_included");
+            assert!(follow_remote(&included, &tx_tp));
+            link_to_current(&included);
+        });
+        provider.force_flush().expect("flush");
+        let spans = exporter.get_finished_spans().expect("spans");
+        let by_name = |n: &str| spans.iter().find(|s| s.name == n).expect(n).clone();
+        let (ingress, apply, included) = (
+            by_name("ingress.check"),
+            by_name("replication.apply_block"),
+            by_name("node.tx_included"),
+        );
+        assert_eq!(
+            included.span_context.trace_id(),
+            ingress.span_context.trace_id()
+        );
+        assert_eq!(included.parent_span_id, ingress.span_context.span_id());
+        assert_ne!(
+            apply.span_context.trace_id(),
+            ingress.span_context.trace_id()
+        );
+        let links: Vec<_> = included
+            .links
+            .iter()
+            .map(|l| l.span_context.clone())
+            .collect();
+        assert_eq!(links, vec![apply.span_context.clone()]);
     }
 
     #[test]

@@ -55,12 +55,7 @@ impl SnapshotSource for NoSnapshot {
 struct NoHandler;
 #[tonic::async_trait]
 impl PeerHandler for NoHandler {
-    async fn relayed_txs(
-        &self,
-        _: u64,
-        _: Vec<prost::bytes::Bytes>,
-        _: Vec<prost::bytes::Bytes>,
-    ) -> (u32, u32) {
+    async fn relayed_txs(&self, _: u64, _: Vec<rampart_transport::RelayedTx>) -> (u32, u32) {
         (0, 0)
     }
     async fn snapshot(&self, _: u64, _: u64) -> Result<SnapshotStream, tonic::Status> {

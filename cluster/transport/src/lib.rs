@@ -21,6 +21,27 @@ mod tls;
 pub use config::TransportConfig;
 pub use network::{NetworkStats, PeerNetwork, SnapshotStream};
 pub use server::{PeerHandler, PeerServer, ServerStats, serve};
+
+/// A transaction one node accepted from a client and relays to its peers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayedTx {
+    /// The raw EIP-2718 bytes.
+    pub raw: prost::bytes::Bytes,
+    /// The sender (20 bytes) the relaying node recovered.
+    pub sender: prost::bytes::Bytes,
+    /// The W3C `traceparent` of the client request that submitted it (telemetry only).
+    pub traceparent: Option<String>,
+}
+
+impl RelayedTx {
+    pub fn new(raw: prost::bytes::Bytes, sender: prost::bytes::Bytes) -> Self {
+        Self {
+            raw,
+            sender,
+            traceparent: None,
+        }
+    }
+}
 pub use tls::{PEER_TLS_NAME, TlsFiles, generate_cluster_certs};
 
 /// Generated protobuf types and gRPC stubs of `rampart.peer.v1`.

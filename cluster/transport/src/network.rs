@@ -21,7 +21,7 @@ use crate::config::TransportConfig;
 use crate::pb::peer_client::PeerClient;
 use crate::pb::{self, RaftEnvelope, SnapshotRequest, TxBatch};
 use crate::tls::TlsMaterial;
-use crate::{CLUSTER_HEADER, NODE_ID_HEADER, TlsFiles, TransportError};
+use crate::{CLUSTER_HEADER, NODE_ID_HEADER, RelayedTx, TlsFiles, TransportError};
 
 /// A stream of snapshot chunks, as served or fetched.
 pub type SnapshotStream =
@@ -58,7 +58,7 @@ pub(crate) struct Inner {
     /// `any_cut` lets the hot paths skip the lock while the set is empty.
     cut: Mutex<BTreeSet<u64>>,
     any_cut: AtomicBool,
-    relay: mpsc::Sender<(Bytes, Bytes)>,
+    relay: mpsc::Sender<RelayedTx>,
     runtime: tokio::runtime::Handle,
 }
 
@@ -194,8 +194,8 @@ impl PeerNetwork {
 
     /// Queues a transaction accepted from a client for relay to every peer. Never blocks; when
     /// the relay queue is full the transaction is not relayed (it stays in the local pool).
-    pub fn relay(&self, raw: Bytes, sender: Bytes) {
-        if self.inner.relay.try_send((raw, sender)).is_err() {
+    pub fn relay(&self, tx: RelayedTx) {
+        if self.inner.relay.try_send(tx).is_err() {
             self.inner.stats.txs_relay_dropped.fetch_add(1, Relaxed);
         }
     }
@@ -393,7 +393,7 @@ async fn raft_stream_loop(
 }
 
 /// Batches relayed transactions and sends each batch to every peer.
-async fn relay_loop(inner: std::sync::Weak<Inner>, mut rx: mpsc::Receiver<(Bytes, Bytes)>) {
+async fn relay_loop(inner: std::sync::Weak<Inner>, mut rx: mpsc::Receiver<RelayedTx>) {
     while let Some(first) = rx.recv().await {
         let Some(this) = inner.upgrade() else { return };
         let (max, linger) = (this.config.relay_batch_txs.max(1), this.config.relay_linger);
@@ -413,12 +413,22 @@ async fn relay_loop(inner: std::sync::Weak<Inner>, mut rx: mpsc::Receiver<(Bytes
             .map(|(id, p)| (*id, p.channel.clone()))
             .collect();
         let n = batch.len() as u64;
+        // Trace contexts travel only when some transaction has one (export on).
+        let traceparents: Vec<String> = if batch.iter().any(|t| t.traceparent.is_some()) {
+            batch
+                .iter()
+                .map(|t| t.traceparent.clone().unwrap_or_default())
+                .collect()
+        } else {
+            Vec::new()
+        };
         for (id, channel) in targets {
             let mut client = this.client(channel);
             let req = this.request(TxBatch {
                 from: this.self_id,
-                raw_txs: batch.iter().map(|(raw, _)| raw.clone()).collect(),
-                senders: batch.iter().map(|(_, sender)| sender.clone()).collect(),
+                raw_txs: batch.iter().map(|t| t.raw.clone()).collect(),
+                senders: batch.iter().map(|t| t.sender.clone()).collect(),
+                traceparents: traceparents.clone(),
             });
             let timeout = this.config.relay_timeout;
             let weak = inner.clone();

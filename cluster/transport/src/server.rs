@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use prost::bytes::Bytes;
 use rampart_consensus::codec::decode_message;
 use tokio::sync::oneshot;
 use tonic::{Request, Response, Status, Streaming};
@@ -13,15 +12,14 @@ use tracing::{info, warn};
 use crate::network::{Inner, PeerNetwork, SnapshotStream};
 use crate::pb::peer_server::{Peer, PeerServer as GrpcPeerServer};
 use crate::pb::{RaftAck, RaftEnvelope, SnapshotRequest, TxBatch, TxBatchReply};
-use crate::{CLUSTER_HEADER, NODE_ID_HEADER, TransportError};
+use crate::{CLUSTER_HEADER, NODE_ID_HEADER, RelayedTx, TransportError};
 
 /// What the application does with relayed transactions and snapshot requests.
 #[tonic::async_trait]
 pub trait PeerHandler: Send + Sync + 'static {
     /// Transactions peer `from` accepted from its clients: run the node's own admission checks
     /// and add them to the local pool. Returns (accepted, rejected).
-    /// `senders[i]` is the sender the relaying peer recovered for `txs[i]`.
-    async fn relayed_txs(&self, from: u64, txs: Vec<Bytes>, senders: Vec<Bytes>) -> (u32, u32);
+    async fn relayed_txs(&self, from: u64, txs: Vec<RelayedTx>) -> (u32, u32);
     /// The local state as a chunk stream, if it is at least at `min_applied_index`.
     async fn snapshot(&self, from: u64, min_applied_index: u64) -> Result<SnapshotStream, Status>;
 }
@@ -141,10 +139,20 @@ impl Peer for Service {
                 "one sender per transaction expected",
             ));
         }
-        let (accepted, rejected) = self
-            .handler
-            .relayed_txs(from, batch.raw_txs, batch.senders)
-            .await;
+        // Trace contexts are telemetry: a batch whose list does not match is relayed without.
+        let mut traceparents = batch.traceparents.into_iter();
+        let with_trace = traceparents.len() == batch.raw_txs.len();
+        let txs = batch
+            .raw_txs
+            .into_iter()
+            .zip(batch.senders)
+            .map(|(raw, sender)| RelayedTx {
+                raw,
+                sender,
+                traceparent: traceparents.next().filter(|t| with_trace && !t.is_empty()),
+            })
+            .collect();
+        let (accepted, rejected) = self.handler.relayed_txs(from, txs).await;
         Ok(Response::new(TxBatchReply { accepted, rejected }))
     }
 

@@ -18,8 +18,8 @@ use rampart_consensus::{
 use rampart_transport::pb::peer_client::PeerClient;
 use rampart_transport::pb::{RaftEnvelope, TxBatch};
 use rampart_transport::{
-    CLUSTER_HEADER, NODE_ID_HEADER, PeerHandler, PeerNetwork, PeerServer, SnapshotStream, TlsFiles,
-    TransportConfig, generate_cluster_certs, serve,
+    CLUSTER_HEADER, NODE_ID_HEADER, PeerHandler, PeerNetwork, PeerServer, RelayedTx,
+    SnapshotStream, TlsFiles, TransportConfig, generate_cluster_certs, serve,
 };
 use tonic::metadata::MetadataValue;
 
@@ -41,17 +41,20 @@ impl StateMachine for Apply {
     }
 }
 
+type Relayed = (u64, Bytes, Bytes, Option<String>);
+
 #[derive(Default)]
 struct Recorder {
-    txs: Mutex<Vec<(u64, Bytes, Bytes)>>,
+    /// (from, raw, sender, traceparent) of each relayed transaction.
+    txs: Mutex<Vec<Relayed>>,
 }
 
 #[tonic::async_trait]
 impl PeerHandler for Recorder {
-    async fn relayed_txs(&self, from: u64, txs: Vec<Bytes>, senders: Vec<Bytes>) -> (u32, u32) {
+    async fn relayed_txs(&self, from: u64, txs: Vec<RelayedTx>) -> (u32, u32) {
         let mut all = self.txs.lock().expect("lock");
-        for (t, s) in txs.into_iter().zip(senders) {
-            all.push((from, t, s));
+        for t in txs {
+            all.push((from, t.raw, t.sender, t.traceparent));
         }
         (all.len() as u32, 0)
     }
@@ -223,9 +226,10 @@ async fn mutual_tls_admits_members_and_shuts_out_a_foreign_certificate() {
     elect_and_commit(&nodes, 5).await;
 
     // Members relay to each other over TLS.
-    nodes[1]
-        .network
-        .relay(Bytes::from_static(b"member tx"), Bytes::from(vec![2u8; 20]));
+    nodes[1].network.relay(RelayedTx::new(
+        Bytes::from_static(b"member tx"),
+        Bytes::from(vec![2u8; 20]),
+    ));
     wait("a member's relay arrives", || async {
         !nodes[0].recorder.txs.lock().expect("lock").is_empty()
     })
@@ -244,16 +248,16 @@ async fn mutual_tls_admits_members_and_shuts_out_a_foreign_certificate() {
         .set_peer(1, &nodes[0].addr.to_string())
         .expect("peer");
     for _ in 0..5 {
-        intruder.relay(
+        intruder.relay(RelayedTx::new(
             Bytes::from_static(b"intruder tx"),
             Bytes::from(vec![4u8; 20]),
-        );
+        ));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let received = nodes[0].recorder.txs.lock().expect("lock").clone();
     assert!(
-        received.iter().all(|(from, _, _)| *from != 4),
+        received.iter().all(|(from, ..)| *from != 4),
         "a foreign certificate got through: {received:?}"
     );
     assert_eq!(intruder.stats().txs_relayed.load(Relaxed), 0);
@@ -265,6 +269,7 @@ async fn mutual_tls_admits_members_and_shuts_out_a_foreign_certificate() {
                     from: 9,
                     raw_txs: vec![],
                     senders: vec![],
+                    traceparents: vec![],
                 },
                 CLUSTER,
                 9,
@@ -359,6 +364,7 @@ async fn bad_peers_are_refused_and_the_node_keeps_serving() {
                 from: 2,
                 raw_txs: vec![Bytes::from_static(b"tx")],
                 senders: vec![],
+                traceparents: vec![],
             },
             CLUSTER,
             2,
@@ -384,6 +390,8 @@ async fn bad_peers_are_refused_and_the_node_keeps_serving() {
                 from: 2,
                 raw_txs: vec![Bytes::from_static(b"raw")],
                 senders: vec![Bytes::from_static(&[7u8; 20])],
+                // Not one per transaction: the batch is relayed without trace contexts.
+                traceparents: vec!["junk".into(), "more junk".into()],
             },
             CLUSTER,
             2,
@@ -391,7 +399,8 @@ async fn bad_peers_are_refused_and_the_node_keeps_serving() {
         .await
         .expect("relay");
     assert_eq!(ok.into_inner().accepted, 1);
-    assert_eq!(target.recorder.txs.lock().expect("lock")[0].0, 2);
+    let relayed = target.recorder.txs.lock().expect("lock")[0].clone();
+    assert_eq!((relayed.0, relayed.3), (2, None));
     elect_and_commit(&nodes, 6).await;
     stop(nodes).await;
 }
@@ -399,10 +408,17 @@ async fn bad_peers_are_refused_and_the_node_keeps_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_delivers_batches_to_every_peer() {
     let nodes = start(&[1, 2, 3], &[None, None, None]).await;
+    // Every fifth one carries a trace context; the others arrive without one.
+    let traceparent = |i: u8| {
+        i.is_multiple_of(5)
+            .then(|| format!("00-{:032x}-{:016x}-01", u128::from(i) + 1, i + 1))
+    };
     for i in 0..50u8 {
-        nodes[0]
-            .network
-            .relay(Bytes::from(vec![i; 10]), Bytes::from(vec![1u8; 20]));
+        nodes[0].network.relay(RelayedTx {
+            raw: Bytes::from(vec![i; 10]),
+            sender: Bytes::from(vec![1u8; 20]),
+            traceparent: traceparent(i),
+        });
     }
     wait("both peers received 50 relayed txs", || async {
         nodes[1..]
@@ -412,8 +428,15 @@ async fn relay_delivers_batches_to_every_peer() {
     .await;
     for n in &nodes[1..] {
         let txs = n.recorder.txs.lock().expect("lock").clone();
-        assert!(txs.iter().all(|(from, _, s)| *from == 1 && s.len() == 20));
-        let mut got: Vec<u8> = txs.iter().map(|(_, t, _)| t[0]).collect();
+        assert!(
+            txs.iter()
+                .all(|(from, _, s, _)| *from == 1 && s.len() == 20)
+        );
+        assert!(
+            txs.iter().all(|(_, t, _, tp)| *tp == traceparent(t[0])),
+            "trace contexts travel with their transactions"
+        );
+        let mut got: Vec<u8> = txs.iter().map(|(_, t, ..)| t[0]).collect();
         got.sort_unstable();
         assert_eq!(
             got,

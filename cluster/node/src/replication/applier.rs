@@ -229,7 +229,7 @@ impl StateMachine for Applier {
                     Ok(LogEntry::Block { block, traceparent }) => {
                         let span = info_span!(target: "rampart::replication", "replication.apply_block",
                             number = block.header.number, raft_index = entry.index,
-                            txs = block.transactions.len());
+                            txs = block.transactions.len(), node = self.shared.id);
                         if let Some(tp) = &traceparent {
                             rampart_telemetry::follow_remote(&span, tp);
                         }

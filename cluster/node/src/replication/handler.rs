@@ -9,7 +9,7 @@ use rampart_storage::StoreError;
 use rampart_transport::pb::{
     KvBatch, SnapshotChunk, SnapshotHeader, SnapshotTrailer, snapshot_chunk::Body,
 };
-use rampart_transport::{PeerHandler, SnapshotStream};
+use rampart_transport::{PeerHandler, RelayedTx, SnapshotStream};
 use tokio::sync::mpsc;
 use tonic::Status;
 use tracing::{debug, info};
@@ -27,15 +27,21 @@ pub(crate) struct Handler {
 
 #[tonic::async_trait]
 impl PeerHandler for Handler {
-    async fn relayed_txs(&self, from: u64, txs: Vec<Bytes>, senders: Vec<Bytes>) -> (u32, u32) {
+    async fn relayed_txs(&self, from: u64, txs: Vec<RelayedTx>) -> (u32, u32) {
         let (mut accepted, mut rejected) = (0u32, 0u32);
-        for (raw, sender) in txs.iter().zip(&senders) {
-            if sender.len() != 20 {
+        for tx in txs {
+            if tx.sender.len() != 20 {
                 rejected += 1;
                 continue;
             }
-            match self.node.admit(raw, Some(Address::from_slice(sender))) {
-                Ok(_) => {
+            match self
+                .node
+                .admit(&tx.raw, Some(Address::from_slice(&tx.sender)))
+            {
+                Ok(admitted) => {
+                    if let Some(tp) = tx.traceparent {
+                        self.node.traces.insert(admitted.hash, tp);
+                    }
                     accepted += 1;
                     self.node.metrics.txs_relayed_in_total.fetch_add(1, Relaxed);
                 }

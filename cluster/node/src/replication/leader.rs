@@ -116,7 +116,11 @@ fn relay_pending(node: &NodeBackend) {
         debug!(target: "rampart::node", txs = pending.len(), "relaying pending transactions to the new leader");
     }
     for tx in pending {
-        net.relay(tx.raw.0.clone(), tx.sender.0.to_vec().into());
+        net.relay(rampart_transport::RelayedTx {
+            raw: tx.raw.0.clone(),
+            sender: tx.sender.0.to_vec().into(),
+            traceparent: node.traces.get(&tx.hash),
+        });
     }
 }
 
