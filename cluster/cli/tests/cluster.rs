@@ -948,8 +948,31 @@ async fn an_auditor_follows_a_transaction_across_nodes_in_the_traces() {
     let cluster = Cluster::new(3, &tuning);
     let leader_id = leader(&cluster).await;
     let follower = cluster.other_than(&[leader_id]);
-    let hashes = send_transfers(&cluster.url_of(follower), DEV[1], 3).await;
+    let mut hashes = send_transfers(&cluster.url_of(follower), DEV[1], 3).await;
     assert_eq!(hashes.len(), 3);
+    // A client that traces its own work sends a W3C traceparent header: the node's spans for
+    // its request join the client's trace.
+    let (client_trace, client_span) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+    let mut headers = jsonrpsee::http_client::HeaderMap::new();
+    headers.insert(
+        "traceparent",
+        format!("00-{client_trace}-{client_span}-01")
+            .parse()
+            .expect("header"),
+    );
+    let traced_client = HttpClientBuilder::default()
+        .set_headers(headers)
+        .build(cluster.url_of(follower))
+        .expect("client");
+    let traced: Value = traced_client
+        .request(
+            "eth_sendTransaction",
+            rpc_params![json!({"from": DEV[1], "to": DEV[3], "value": "0x1"})],
+        )
+        .await
+        .expect("traced send");
+    let traced = traced.as_str().expect("hash").to_owned();
+    hashes.push(traced.clone());
     for url in cluster.live_urls() {
         wait_receipts(&url, &hashes).await;
     }
@@ -1036,5 +1059,25 @@ async fn an_auditor_follows_a_transaction_across_nodes_in_the_traces() {
             vec![node(1), node(2), node(3)],
             "applied once per node"
         );
+        // The request that carried a traceparent: its spans are in the client's trace.
+        let in_client_trace = hex(&ingress.trace) == client_trace;
+        assert_eq!(
+            in_client_trace,
+            *h == traced,
+            "{h}: trace {}",
+            hex(&ingress.trace)
+        );
+        if *h == traced {
+            let spans = collector.spans();
+            let request = spans
+                .iter()
+                .find(|s| s.name == "rpc.request" && s.trace == ingress.trace)
+                .expect("the request span in the client's trace");
+            assert_eq!(
+                hex(&request.parent),
+                client_span,
+                "a child of the client's span"
+            );
+        }
     }
 }

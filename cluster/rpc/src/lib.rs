@@ -149,7 +149,10 @@ pub async fn start_with<B: EthBackend>(
                 methods: methods.clone(),
             }
         });
+    let http_middleware =
+        tower::ServiceBuilder::new().map_request(middleware::client_trace_context::<_>);
     let server = ServerBuilder::with_config(server_config)
+        .set_http_middleware(http_middleware)
         .set_rpc_middleware(rpc_middleware)
         .build(config.addr)
         .await?;

@@ -1,5 +1,6 @@
-//! Per-request middleware: a `rpc.request` span per call (named by method), and geth's
-//! wording for unknown methods.
+//! Per-request middleware: a `rpc.request` span per call (named by method), joined to the
+//! client's trace when its HTTP request carries a W3C `traceparent` header; and geth's wording
+//! for unknown methods.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -11,6 +12,32 @@ use jsonrpsee::{
     types::{ErrorObjectOwned, Request},
 };
 use tracing::Instrument;
+
+/// The W3C `traceparent` header of the HTTP request a call came in, copied into the call's
+/// extensions by [`client_trace_context`].
+#[derive(Clone, Debug)]
+pub(crate) struct ClientTraceparent(String);
+
+/// HTTP middleware: keeps the request's `traceparent` header (when present and at most
+/// [`rampart_telemetry::MAX_TRACEPARENT_LEN`] bytes) for the RPC middleware.
+pub(crate) fn client_trace_context<B>(mut req: http::Request<B>) -> http::Request<B> {
+    let tp = req
+        .headers()
+        .get("traceparent")
+        .filter(|v| v.len() <= rampart_telemetry::MAX_TRACEPARENT_LEN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(tp) = tp {
+        req.extensions_mut().insert(ClientTraceparent(tp));
+    }
+    req
+}
+
+fn join_client_trace(span: &tracing::Span, extensions: &http::Extensions) {
+    if let Some(ClientTraceparent(tp)) = extensions.get::<ClientTraceparent>() {
+        rampart_telemetry::follow_remote(span, tp);
+    }
+}
 
 /// Wraps the server's RPC service.
 #[derive(Clone, Debug)]
@@ -41,14 +68,16 @@ where
             return Either::Left(ready(MethodResponse::error(request.id().into_owned(), err)));
         }
         let span = tracing::info_span!(target: "rampart::rpc", "rpc.request", method = %method);
+        join_client_trace(&span, request.extensions());
         Either::Right(self.service.call(request).instrument(span))
     }
 
     fn batch<'a>(
         &self,
-        requests: Batch<'a>,
+        mut requests: Batch<'a>,
     ) -> impl Future<Output = Self::BatchResponse> + Send + 'a {
         let span = tracing::info_span!(target: "rampart::rpc", "rpc.batch", size = requests.len());
+        join_client_trace(&span, requests.extensions());
         self.service.batch(requests).instrument(span)
     }
 
