@@ -4,11 +4,23 @@
 //!
 //!   cargo bench -p rampart-evm --bench parallel -- [rounds] [filter]
 //!
+//! `filter` picks the workloads whose name contains it; `workloads` picks them all and skips
+//! the threshold.
+//!
 //! Workloads: independent ETH transfers; ERC-20 transfers with a hot-recipient share of
 //! 0/10/50/100% (0% = independent); swaps on a constant-product AMM spread over K = 1, 10, 100
 //! pools; each at 1k and 10k transactions. Then the tiny-block threshold: ERC-20 transfers at
 //! 1..128 transactions, Block-STM forced on (`min_txs = 0`), to find the size below which the
 //! sequential executor is faster (`PARALLEL_MIN_TXS`).
+//!
+//!   cargo bench -p rampart-evm --bench parallel -- 1 export DIR
+//!
+//! writes those workloads (1k and 10k) for other executors instead of timing them (pevm:
+//! bench/pevm-compare, scripts/bench-pevm.sh): `DIR/state.json` holds the block environment and
+//! the pre-state every workload block runs on (each account with its nonce, balance, code and
+//! storage); `DIR/<size>-<order>-<name>.json` holds the transactions as the executor hands them
+//! to revm (`TxEnv` fields and the recovered sender) and the sequential executor's outcome: gas
+//! used and the write set.
 
 mod common;
 
@@ -227,6 +239,20 @@ impl World {
             .collect()
     }
 
+    /// The timed workloads at `n` transactions, in table order.
+    fn workloads(&self, n: usize) -> Vec<(String, Vec<RecoveredTx>)> {
+        vec![
+            ("eth independent".into(), self.eth_transfers(n)),
+            ("erc20 hot 0%".into(), self.erc20(n, 0)),
+            ("erc20 hot 10%".into(), self.erc20(n, 10)),
+            ("erc20 hot 50%".into(), self.erc20(n, 50)),
+            ("erc20 hot 100%".into(), self.erc20(n, 100)),
+            ("amm K=100".into(), self.swaps(n, 100)),
+            ("amm K=10".into(), self.swaps(n, 10)),
+            ("amm K=1".into(), self.swaps(n, 1)),
+        ]
+    }
+
     fn swaps(&self, n: usize, pools: usize) -> Vec<RecoveredTx> {
         (0..n)
             .map(|i| {
@@ -338,6 +364,132 @@ fn measure(
     row
 }
 
+/// Writes the workloads for another executor (see the module docs).
+fn export(world: &World, dir: &std::path::Path) {
+    use serde_json::json;
+    std::fs::create_dir_all(dir).expect("export dir");
+    let write = |name: &str, value: serde_json::Value| {
+        let path = dir.join(name);
+        let bytes = serde_json::to_vec(&value).expect("json");
+        std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    };
+    let state = &world.state;
+    let no_txs: [RecoveredTx; 0] = [];
+    let params = input(&world.parent, &no_txs, None).params;
+    let accounts: Vec<_> = state
+        .accounts
+        .iter()
+        .map(|(address, account)| {
+            let code = state.codes.get(&account.code_hash);
+            let storage: Vec<_> = state
+                .storage
+                .range((*address, U256::ZERO)..=(*address, U256::MAX))
+                .map(|((_, slot), value)| (slot, value))
+                .collect();
+            json!({
+                "address": address,
+                "nonce": account.nonce,
+                "balance": account.balance,
+                "code": code,
+                "storage": storage,
+            })
+        })
+        .collect();
+    let slots = state.storage.len();
+    write(
+        "state.json",
+        json!({
+            "block": {
+                "number": params.number,
+                "timestamp": params.timestamp,
+                "beneficiary": params.beneficiary,
+                "gas_limit": params.gas_limit,
+                "base_fee": params.base_fee,
+                "prevrandao": params.prevrandao,
+                "chain_id": CHAIN.chain_id,
+                "spec": CHAIN.fork_at(params.timestamp).spec_id().to_string(),
+            },
+            "accounts": accounts,
+        }),
+    );
+    eprintln!(
+        "{}: {} accounts, {} slots, {} codes",
+        dir.join("state.json").display(),
+        state.accounts.len(),
+        slots,
+        state.codes.len()
+    );
+    for n in [1_000, 10_000] {
+        for (order, (name, txs)) in world.workloads(n).into_iter().enumerate() {
+            let out = execute_block(state, &CHAIN, &input(&world.parent, &txs, None))
+                .expect("sequential");
+            assert!(
+                out.rejected.is_empty() && out.block.receipts.iter().all(|r| r.success),
+                "{name}: all transactions succeed"
+            );
+            let txs: Vec<_> = txs
+                .iter()
+                .map(|tx| {
+                    let env = rampart_evm::env::tx_env(tx);
+                    json!({
+                        "sender": tx.sender,
+                        "tx_type": env.tx_type,
+                        "nonce": env.nonce,
+                        "to": env.kind.to(),
+                        "value": env.value,
+                        "input": env.data,
+                        "gas_limit": env.gas_limit,
+                        "max_fee_per_gas": env.gas_price,
+                        "max_priority_fee_per_gas": env.gas_priority_fee,
+                        "chain_id": env.chain_id,
+                    })
+                })
+                .collect();
+            let write_set: Vec<_> = out
+                .block
+                .write_set
+                .accounts
+                .iter()
+                .map(|(address, w)| {
+                    assert!(!w.storage_cleared, "{name}: no storage wipes");
+                    json!({
+                        "address": address,
+                        "nonce": w.info.map(|a| a.nonce),
+                        "balance": w.info.map(|a| a.balance),
+                        "storage": w.storage.iter().collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            let slug: String = name
+                .chars()
+                .map(|c| match c {
+                    'a'..='z' | 'A'..='Z' | '0'..='9' => c.to_ascii_lowercase(),
+                    '%' => 'p',
+                    _ => '-',
+                })
+                .collect();
+            let file = format!("{n:05}-{order}-{slug}.json");
+            write(
+                &file,
+                json!({
+                    "name": name,
+                    "size": n,
+                    "order": order,
+                    "gas_used": out.block.header.gas_used,
+                    "txs": txs,
+                    "write_set": write_set,
+                }),
+            );
+            eprintln!(
+                "{}: {} txs, gas used {}",
+                dir.join(&file).display(),
+                n,
+                out.block.header.gas_used
+            );
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -346,6 +498,13 @@ fn main() {
     let rounds: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(7);
     let filter = args.get(1).cloned().unwrap_or_default();
     let world = World::new();
+    if filter == "export" {
+        let dir = args
+            .get(2)
+            .map_or("/var/tmp/pevm-workloads", String::as_str);
+        export(&world, std::path::Path::new(dir));
+        return;
+    }
     if filter == "profile" {
         // One workload, one executor, in a loop: for `perf record` / `perf stat`.
         //   -- <rounds> profile <eth|erc20|erc20-hot|amm100|amm1> <seq|stm1|stm2>
@@ -422,23 +581,13 @@ fn main() {
         } else {
             rounds
         };
-        let workloads: Vec<(String, Vec<RecoveredTx>)> = vec![
-            ("eth independent".into(), world.eth_transfers(n)),
-            ("erc20 hot 0%".into(), world.erc20(n, 0)),
-            ("erc20 hot 10%".into(), world.erc20(n, 10)),
-            ("erc20 hot 50%".into(), world.erc20(n, 50)),
-            ("erc20 hot 100%".into(), world.erc20(n, 100)),
-            ("amm K=100".into(), world.swaps(n, 100)),
-            ("amm K=10".into(), world.swaps(n, 10)),
-            ("amm K=1".into(), world.swaps(n, 1)),
-        ];
-        for (name, txs) in workloads {
-            if name.contains(filter.as_str()) {
+        for (name, txs) in world.workloads(n) {
+            if filter == "workloads" || name.contains(filter.as_str()) {
                 measure(&world, &name, &txs, rounds, None);
             }
         }
     }
-    if !"threshold".contains(filter.as_str()) && !filter.is_empty() {
+    if filter == "workloads" || (!"threshold".contains(filter.as_str()) && !filter.is_empty()) {
         return;
     }
     println!("threshold: ERC-20 transfers (independent), Block-STM forced on, {THREADS} threads");
