@@ -12,6 +12,7 @@
 # (each: median of ROUNDS interleaved sequential/parallel rounds, half as many at 10k). The table
 # shows the median over sittings of those medians. Raw outputs stay in $OUT.
 #   SKIP_EXPORT=1     reuse $WORKLOADS
+#   BENCH_BIN=path    an already built Rampart bench binary (no cargo build of the workspace)
 #   PEVM_PROFILE=pevm-shipped   build pevm with its own release settings (fat LTO, 1 codegen unit)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,9 +27,9 @@ OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/rampart-bench-pevm.XXXXXX")}
 mkdir -p "$OUT"
 [ "$THREADS" = 2 ] || echo "note: the Rampart bench always runs 2 threads; THREADS=$THREADS applies to pevm only" >&2
 
-# Rampart's bench binary (built once; its path from cargo's own report).
-BIN=$(CARGO_TARGET_DIR=$RAMPART_TARGET cargo bench -p rampart-evm --bench parallel --no-run 2>&1 |
-  sed -nE 's/.*Executable benches\/parallel\.rs \((.*)\)$/\1/p' | tail -1)
+# Rampart's bench binary (built once; its path from cargo's own report), or BENCH_BIN.
+BIN=${BENCH_BIN:-$(CARGO_TARGET_DIR=$RAMPART_TARGET cargo bench -p rampart-evm --bench parallel --no-run 2>&1 |
+  sed -nE 's/.*Executable benches\/parallel\.rs \((.*)\)$/\1/p' | tail -1)}
 [ -x "$BIN" ] || { echo "no bench binary" >&2; exit 1; }
 if [ -z "${SKIP_EXPORT:-}" ]; then
   "$BIN" 1 export "$WORKLOADS" 2>"$OUT/export.log"
