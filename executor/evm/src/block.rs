@@ -4,7 +4,7 @@ use alloy_primitives::{B256, Bloom, Bytes, keccak256};
 use rampart_native::{NATIVE_DEPLOYER, NativeRuntime};
 use rampart_primitives::{
     BlockHeader, ExecutedBlock, LogEntry, RecoveredTx, StateReader, StoredReceipt,
-    commitment::state_commitment,
+    commitment::{chain, write_set_hash},
 };
 use revm::context::result::{
     EVMError, ExecutionResult, HaltReason, InvalidTransaction, OutOfGasError,
@@ -209,10 +209,19 @@ pub fn execute_block<R: StateReader>(
         drop(to_sealer);
 
         let write_set = evm.into_db().into_write_set();
+        // Hashed while the sealer may still be finishing the roots.
+        let ws_hash = write_set_hash(&write_set).map_err(|e| ExecError::Bug(e.to_string()))?;
         let roots = sealer
             .join()
             .map_err(|_| ExecError::Bug("block sealer thread panicked".into()))?;
-        let block = seal_with_roots(input, &included, receipts, write_set, cumulative_gas, roots)?;
+        let sealed = Sealed {
+            receipts,
+            write_set,
+            write_set_hash: ws_hash,
+            gas_used: cumulative_gas,
+            roots,
+        };
+        let block = seal_with_roots(input, &included, sealed);
         Ok(BlockOutcome {
             block,
             included,
@@ -353,24 +362,36 @@ pub(crate) fn receipt(
     }
 }
 
+/// An executed block's parts, its roots and the hash of its write set computed.
+pub(crate) struct Sealed {
+    pub receipts: Vec<StoredReceipt>,
+    pub write_set: rampart_primitives::WriteSet,
+    /// [`write_set_hash`] of `write_set`.
+    pub write_set_hash: B256,
+    pub gas_used: u64,
+    pub roots: Roots,
+}
+
 /// Header and state commitment for an executed block whose roots are already computed.
 pub(crate) fn seal_with_roots(
     input: &BlockInput<'_>,
     included: &[RecoveredTx],
-    receipts: Vec<StoredReceipt>,
-    write_set: rampart_primitives::WriteSet,
-    gas_used: u64,
-    roots: Roots,
-) -> Result<ExecutedBlock, ExecError> {
+    sealed: Sealed,
+) -> ExecutedBlock {
     let p = &input.params;
-    let Roots {
-        transactions_root,
-        receipts_root,
-        logs_bloom,
-    } = roots;
-    let state_commitment =
-        state_commitment(input.parent.state_commitment, &write_set, receipts_root)
-            .map_err(|e| ExecError::Bug(e.to_string()))?;
+    let Sealed {
+        receipts,
+        write_set,
+        write_set_hash,
+        gas_used,
+        roots:
+            Roots {
+                transactions_root,
+                receipts_root,
+                logs_bloom,
+            },
+    } = sealed;
+    let state_commitment = chain(input.parent.state_commitment, write_set_hash, receipts_root);
     let header = BlockHeader {
         number: p.number,
         parent_hash: input.parent.hash(),
@@ -387,13 +408,13 @@ pub(crate) fn seal_with_roots(
         extra_data: input.extra_data.clone(),
     };
     let hash = header.hash();
-    Ok(ExecutedBlock {
+    ExecutedBlock {
         header,
         hash,
         transactions: included.iter().map(|t| t.raw.clone()).collect(),
         receipts,
         write_set,
-    })
+    }
 }
 
 /// PREVRANDAO for the block after `parent`: deterministic, so every replica agrees.

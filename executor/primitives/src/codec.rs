@@ -24,6 +24,27 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
     Ok(options().serialize(value)?)
 }
 
+/// `keccak256(encode(value))` without materialising the encoding: it streams, in 64 KiB
+/// pieces, into the hasher (and skips the sizing pass `encode` makes).
+pub fn keccak_of_encoding<T: Serialize>(value: &T) -> Result<alloy_primitives::B256, CodecError> {
+    struct Hasher(alloy_primitives::Keccak256);
+    impl std::io::Write for Hasher {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut writer = std::io::BufWriter::with_capacity(64 << 10, Hasher(Default::default()));
+    options().serialize_into(&mut writer, value)?;
+    let hasher = writer
+        .into_inner()
+        .map_err(|e| CodecError(Box::new(bincode::ErrorKind::Io(e.into_error()))))?;
+    Ok(hasher.0.finalize())
+}
+
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     Ok(options().deserialize(bytes)?)
 }

@@ -12,7 +12,9 @@
 use std::sync::mpsc::{Receiver, SyncSender};
 
 use alloy_primitives::{Address, Bloom, Bytes, U256};
-use rampart_primitives::{LogEntry, RecoveredTx, StateReader, StoredReceipt};
+use rampart_primitives::{
+    LogEntry, RecoveredTx, StateReader, StoredReceipt, commitment::write_set_hash,
+};
 use revm::{
     Database, DatabaseCommit, context::result::EVMError, primitives::AddressMap,
     state::Account as RevmAccount,
@@ -23,7 +25,7 @@ use super::vm::TxOutcome;
 use crate::native::RampartEvm;
 use crate::{
     BlockInput, BlockOutcome, BlockParams, ChainConfig, ExecError, RejectedTx,
-    block::{Roots, Sealer, invalid_tx_reason, receipt, seal_with_roots},
+    block::{Roots, Sealed, Sealer, invalid_tx_reason, receipt, seal_with_roots},
     db::BlockDb,
     env::{block_env, cfg_env, tx_env},
 };
@@ -251,7 +253,16 @@ impl<'a, R: StateReader> Committer<'a, R> {
                 credit_beneficiary(&mut db, input.params.beneficiary, &tips)?;
             }
             let write_set = db.into_write_set();
-            let block = seal_with_roots(input, &included, receipts, write_set, gas_used, roots)?;
+            let write_set_hash =
+                write_set_hash(&write_set).map_err(|e| ExecError::Bug(e.to_string()))?;
+            let sealed = Sealed {
+                receipts,
+                write_set,
+                write_set_hash,
+                gas_used,
+                roots,
+            };
+            let block = seal_with_roots(input, &included, sealed);
             Ok(BlockOutcome {
                 block,
                 included,
