@@ -3,7 +3,7 @@
 use alloy_primitives::{B256, Bloom, Bytes, keccak256};
 use rampart_native::{NATIVE_DEPLOYER, NativeRuntime};
 use rampart_primitives::{
-    BlockHeader, ExecutedBlock, LogEntry, RecoveredTx, StateReader, StoredReceipt,
+    BlockHeader, BloomMemo, ExecutedBlock, LogEntry, RecoveredTx, StateReader, StoredReceipt,
     commitment::{chain, write_set_hash},
 };
 use revm::context::result::{
@@ -283,6 +283,8 @@ pub(crate) struct Sealer {
     transactions: OrderedRoot,
     receipts: OrderedRoot,
     logs_bloom: Bloom,
+    /// Keccaks of the addresses and topics seen in this block's logs.
+    blooms: BloomMemo,
 }
 
 /// What the sealer computes.
@@ -295,7 +297,8 @@ pub(crate) struct Roots {
 
 impl Sealer {
     pub(crate) fn push(&mut self, receipt: &StoredReceipt, raw: &Bytes) {
-        self.push_with_bloom(receipt, raw, receipt.bloom());
+        let bloom = self.blooms.bloom(&receipt.logs);
+        self.push_with_bloom(receipt, raw, bloom);
     }
 
     /// As [`Self::push`], with `bloom == receipt.bloom()` already computed (the parallel

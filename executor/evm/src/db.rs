@@ -1,8 +1,9 @@
 //! revm's view of state during a block: committed state (through [`StateReader`]) overlaid with
 //! the changes of the block's earlier transactions. The overlay becomes the block's write set.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
+use alloy_primitives::map::{AddressMap, B256Map, HashMap};
 use alloy_primitives::{Address, B256, Bytes, U256};
 use rampart_primitives::{Account, AccountWrite, KECCAK_EMPTY, StateError, StateReader, WriteSet};
 use revm::{
@@ -32,10 +33,12 @@ struct Pending {
 #[derive(Debug)]
 pub struct BlockDb<R> {
     base: R,
-    accounts: HashMap<Address, Pending>,
-    codes: HashMap<B256, Bytes>,
+    // Fast non-cryptographic hashers (fixed-size keys): the overlay's order never leaves it,
+    // `into_write_set` sorts.
+    accounts: AddressMap<Pending>,
+    codes: B256Map<Bytes>,
     /// Analysed bytecode, so a contract called many times in a block is analysed once.
-    bytecode_cache: HashMap<B256, Bytecode>,
+    bytecode_cache: B256Map<Bytecode>,
 }
 
 /// revm's view of a committed account; code is loaded by hash when revm needs it.
@@ -58,9 +61,9 @@ impl<R: StateReader> BlockDb<R> {
     pub fn new(base: R) -> Self {
         Self {
             base,
-            accounts: HashMap::new(),
-            codes: HashMap::new(),
-            bytecode_cache: HashMap::new(),
+            accounts: AddressMap::default(),
+            codes: B256Map::default(),
+            bytecode_cache: B256Map::default(),
         }
     }
 

@@ -105,7 +105,11 @@ mod tests {
         );
         assert_eq!(
             state_commitment(B256::repeat_byte(2), &ws, B256::repeat_byte(3)).expect("c"),
-            chain(B256::repeat_byte(2), keccak256(&encoded), B256::repeat_byte(3))
+            chain(
+                B256::repeat_byte(2),
+                keccak256(&encoded),
+                B256::repeat_byte(3)
+            )
         );
     }
 

@@ -16,7 +16,7 @@ pub mod write_set;
 
 pub use account::Account;
 pub use block::{BlockHeader, ExecutedBlock};
-pub use receipt::{IndexedLog, LogEntry, LogFilter, StoredReceipt, TxLocation};
+pub use receipt::{BloomMemo, IndexedLog, LogEntry, LogFilter, StoredReceipt, TxLocation};
 pub use state::{MemoryState, StateError, StateReader};
 pub use tx::{RecoveredTx, TxDecodeError};
 pub use write_set::{AccountWrite, WriteSet};

@@ -49,7 +49,51 @@ pub struct StoredReceipt {
     pub failure: Option<String>,
 }
 
+/// Computes log blooms, remembering the keccak of each address and topic it has seen: the logs
+/// of one block repeat the same contract addresses and event signatures (and often the same
+/// accounts), and every bloom input costs a keccak. Bounded: forgets everything past
+/// [`BloomMemo::MAX_ENTRIES`]. The bloom is the same as [`StoredReceipt::bloom`]'s.
+#[derive(Debug, Default)]
+pub struct BloomMemo {
+    /// Keyed by the input's bytes, left-aligned, and its length (an address and a topic that
+    /// share their first 20 bytes are different inputs).
+    hashes: alloy_primitives::map::HashMap<(B256, u8), B256>,
+}
+
+impl BloomMemo {
+    pub const MAX_ENTRIES: usize = 16_384;
+
+    fn hash(&mut self, input: &[u8]) -> B256 {
+        let mut key = B256::ZERO;
+        key[..input.len()].copy_from_slice(input);
+        let key = (key, input.len() as u8);
+        if let Some(h) = self.hashes.get(&key) {
+            return *h;
+        }
+        if self.hashes.len() >= Self::MAX_ENTRIES {
+            self.hashes.clear();
+        }
+        let h = alloy_primitives::keccak256(input);
+        self.hashes.insert(key, h);
+        h
+    }
+
+    /// The bloom of `logs`.
+    pub fn bloom(&mut self, logs: &[LogEntry]) -> Bloom {
+        use alloy_primitives::BloomInput;
+        let mut bloom = Bloom::ZERO;
+        for log in logs {
+            bloom.accrue(BloomInput::Hash(self.hash(log.address.as_slice())));
+            for topic in &log.topics {
+                bloom.accrue(BloomInput::Hash(self.hash(topic.as_slice())));
+            }
+        }
+        bloom
+    }
+}
+
 impl StoredReceipt {
+    /// The receipt's log bloom (see [`BloomMemo`] for many receipts at once).
     pub fn bloom(&self) -> Bloom {
         let mut bloom = Bloom::ZERO;
         for log in &self.logs {
@@ -166,5 +210,52 @@ impl LogFilter {
                 log_index += 1;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::U256;
+
+    /// The memo's bloom equals the direct one, for logs that repeat and that do not, an address
+    /// equal to a topic's first 20 bytes, and across the memo's reset.
+    #[test]
+    fn memo_bloom_equals_direct_bloom() {
+        let mut memo = BloomMemo::default();
+        let mut state = 7u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            state
+        };
+        for round in 0..3_000u64 {
+            let logs: Vec<LogEntry> = (0..(round % 4))
+                .map(|i| {
+                    let address = Address::with_last_byte((next() % 5) as u8);
+                    let mut same_prefix = B256::ZERO;
+                    same_prefix[..20].copy_from_slice(address.as_slice());
+                    LogEntry {
+                        address,
+                        topics: vec![
+                            B256::repeat_byte(0xdd),
+                            B256::from(U256::from(next() % 50)),
+                            B256::from(U256::from(next())),
+                            same_prefix,
+                        ][..(i as usize % 5)]
+                            .to_vec(),
+                        data: Bytes::new(),
+                    }
+                })
+                .collect();
+            // What `StoredReceipt::bloom` computes.
+            let mut direct = Bloom::ZERO;
+            for log in &logs {
+                direct.accrue_raw_log(log.address, &log.topics);
+            }
+            assert_eq!(memo.bloom(&logs), direct, "round {round}");
+        }
+        assert!(memo.hashes.len() <= BloomMemo::MAX_ENTRIES);
     }
 }

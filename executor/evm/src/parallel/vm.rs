@@ -17,7 +17,7 @@ use std::{cell::Cell, collections::HashMap, marker::PhantomData};
 
 use alloy_primitives::{Address, B256, Bloom, U256, map::DefaultHashBuilder};
 use dashmap::DashMap;
-use rampart_primitives::{Account, KECCAK_EMPTY, LogEntry, StateError, StateReader};
+use rampart_primitives::{Account, BloomMemo, KECCAK_EMPTY, LogEntry, StateError, StateReader};
 use revm::{
     Database,
     bytecode::Bytecode,
@@ -265,6 +265,8 @@ type Evm<'a, R> = RampartEvm<'a, VmDb<'a, R>>;
 pub(crate) struct Vm<'a, R: StateReader> {
     evm: Evm<'a, R>,
     envs: &'a [TxEnv],
+    /// This worker's keccaks of log addresses and topics, for blooms.
+    blooms: BloomMemo,
 }
 
 impl<'a, R: StateReader> Vm<'a, R> {
@@ -288,7 +290,11 @@ impl<'a, R: StateReader> Vm<'a, R> {
             bytecode_cache: HashMap::default(),
         };
         let evm = RampartEvm::new(db, block, cfg, native);
-        Self { evm, envs }
+        Self {
+            evm,
+            envs,
+            blooms: BloomMemo::default(),
+        }
     }
 
     pub fn execute(&mut self, version: Version) -> VmStatus {
@@ -308,10 +314,7 @@ impl<'a, R: StateReader> Vm<'a, R> {
             Ok(result) => {
                 let writes = writes_of(&state, &db.basic_reads, db.codes);
                 let logs: Vec<LogEntry> = result.logs().iter().map(LogEntry::from).collect();
-                let mut bloom = Bloom::ZERO;
-                for log in &logs {
-                    bloom.accrue_raw_log(log.address, &log.topics);
-                }
+                let bloom = self.blooms.bloom(&logs);
                 VmStatus::Done {
                     outcome: TxOutcome::Executed {
                         result,
