@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -90,6 +91,9 @@ async fn serve(opts: ServeOptions) -> Result<(), String> {
         binaries: std::sync::Mutex::new(HashMap::new()),
         slot: Mutex::new(()),
         spares: Mutex::new(Vec::new()),
+        starting: std::sync::Mutex::new(Vec::new()),
+        forking: Mutex::new(()),
+        refilling: AtomicUsize::new(0),
         self_exe,
         opts,
     });
@@ -162,8 +166,17 @@ struct Host {
     binaries: std::sync::Mutex<HashMap<[u8; 32], PathBuf>>,
     /// Held for the whole of a call, clean-up included: one call at a time per host.
     slot: Mutex<()>,
-    /// Started contract processes waiting for a CALL frame.
+    /// Started contract processes waiting for a CALL frame. Held only to take or place one,
+    /// never while a process starts: a call must never wait for a refill.
     spares: Mutex<Vec<ContractProc>>,
+    /// Pids of contract processes started but not yet placed among the spares (or handed to a
+    /// call): the after-call sweep must not take them for strays.
+    starting: std::sync::Mutex<Vec<i32>>,
+    /// Held from the fork of a contract process until its pid is in `starting`, and by the
+    /// sweep's scan: the scan never meets a contract process that is in neither list.
+    forking: Mutex<()>,
+    /// Spares being started by `refill`.
+    refilling: AtomicUsize,
 }
 
 impl Host {
@@ -186,8 +199,16 @@ impl Host {
         None
     }
 
-    /// A started process for `code_hash`: a live spare (waiting for a refill in progress), else
-    /// a fresh one.
+    fn set_starting(&self, pid: i32, starting: bool) {
+        let mut s = self.starting.lock().unwrap_or_else(|p| p.into_inner());
+        if starting {
+            s.push(pid);
+        } else {
+            s.retain(|&p| p != pid);
+        }
+    }
+
+    /// A started process for `code_hash`: a live spare, else a fresh one.
     async fn take_process(&self, code_hash: [u8; 32]) -> Result<ContractProc, pb::Error> {
         {
             let mut spares = self.spares.lock().await;
@@ -201,13 +222,17 @@ impl Host {
             kind: ErrorKind::BinaryMissing as i32,
             message: format!("no binary {} on this host", contract::hex32(&code_hash)),
         })?;
-        self.spawn(&path, code_hash).await.map_err(|e| pb::Error {
+        let p = self.spawn(&path, code_hash).await.map_err(|e| pb::Error {
             kind: ErrorKind::SpawnFailed as i32,
             message: format!("cannot start the contract process: {e}"),
-        })
+        })?;
+        // The call's own now; it is killed before the call's clean-up sweeps.
+        self.set_starting(p.pid, false);
+        Ok(p)
     }
 
-    /// Starts a contract process and waits until it runs the contract's code.
+    /// Starts a contract process and waits until it runs the contract's code. Its pid stays in
+    /// `starting` until the caller places the process.
     async fn spawn(
         &self,
         path: &std::path::Path,
@@ -221,25 +246,48 @@ impl Host {
             self.opts.limits.clone(),
         );
         let max_frame = self.opts.max_frame_bytes;
-        let mut p = tokio::task::spawn_blocking(move || {
-            ContractProc::spawn(&exe, &path, code_hash, &limits, max_frame)
-        })
-        .await
-        .map_err(std::io::Error::other)??;
-        p.wait_ready(SPAWN_TIMEOUT).await?;
+        let mut p = {
+            let _forking = self.forking.lock().await;
+            let p = tokio::task::spawn_blocking(move || {
+                ContractProc::spawn(&exe, &path, code_hash, &limits, max_frame)
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+            self.set_starting(p.pid, true);
+            p
+        };
+        if let Err(e) = p.wait_ready(SPAWN_TIMEOUT).await {
+            // Dropped (killed on drop); a survivor would be a stray for the next sweep.
+            self.set_starting(p.pid, false);
+            return Err(e);
+        }
         Ok(p)
     }
 
-    /// Tops the spares up to `SPARES` for `code_hash`.
+    /// Tops the spares up to `SPARES` for `code_hash`. The spares lock is not held while a
+    /// process starts, so a call meanwhile takes a spare that is ready instead of waiting.
     async fn refill(&self, code_hash: [u8; 32]) {
         let Some(path) = self.binary(&code_hash) else {
             return;
         };
-        let mut spares = self.spares.lock().await;
-        spares.retain_mut(|p| p.code_hash == code_hash && p.is_alive());
-        while spares.len() < SPARES {
-            match self.spawn(&path, code_hash).await {
-                Ok(p) => spares.push(p),
+        loop {
+            {
+                let mut spares = self.spares.lock().await;
+                spares.retain_mut(|p| p.code_hash == code_hash && p.is_alive());
+                if spares.len() + self.refilling.load(Ordering::SeqCst) >= SPARES {
+                    return;
+                }
+                self.refilling.fetch_add(1, Ordering::SeqCst);
+            }
+            let started = self.spawn(&path, code_hash).await;
+            let mut spares = self.spares.lock().await;
+            self.refilling.fetch_sub(1, Ordering::SeqCst);
+            match started {
+                Ok(p) => {
+                    let pid = p.pid;
+                    spares.push(p);
+                    self.set_starting(pid, false);
+                }
                 Err(e) => {
                     eprintln!("rampart-contract-host: cannot start a spare: {e}");
                     return;
@@ -258,8 +306,17 @@ impl Host {
         let (Some(uid), true) = (self.opts.limits.uid, self.opts.limits.sweep) else {
             return;
         };
+        // Not while a process is being forked (its pid is not known yet); spares and started
+        // processes are kept.
+        let _forking = self.forking.lock().await;
         let spares = self.spares.lock().await;
-        let keep: Vec<i32> = spares.iter().map(|p| p.pid).collect();
+        let mut keep: Vec<i32> = spares.iter().map(|p| p.pid).collect();
+        keep.extend(
+            self.starting
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter(),
+        );
         let strays = contract::processes_of_uid(uid, &keep);
         if !strays.is_empty() {
             let names: Vec<String> = strays
