@@ -96,6 +96,9 @@ pub struct NodeFigures {
     pub validation_aborts: Option<f64>,
     pub blocks_parallel: Option<f64>,
     pub blocks_sequential: Option<f64>,
+    /// Seconds Block-STM workers spent executing and validating, summed over workers.
+    pub execution_s: Option<f64>,
+    pub validation_s: Option<f64>,
     /// Mean per block over the measurement, milliseconds.
     pub block_build_ms_mean: Option<f64>,
     pub block_execute_ms_mean: Option<f64>,
@@ -131,6 +134,8 @@ impl NodeFigures {
             validation_aborts: d("rampart_validation_aborts_total"),
             blocks_parallel: d("rampart_blocks_parallel_total"),
             blocks_sequential: d("rampart_blocks_sequential_total"),
+            execution_s: d("rampart_execution_seconds_total"),
+            validation_s: d("rampart_validation_seconds_total"),
             block_build_ms_mean: mean_ms("rampart_block_build_seconds"),
             block_execute_ms_mean: mean_ms("rampart_block_execute_seconds"),
             block_commit_ms_mean: mean_ms("rampart_block_commit_seconds"),
@@ -144,7 +149,7 @@ impl NodeFigures {
 mod tests {
     use super::*;
 
-    const TEXT: &str = "# HELP rampart_blocks_committed_total Blocks.\n# TYPE rampart_blocks_committed_total counter\nrampart_blocks_committed_total 12\nrampart_block_build_seconds_bucket{le=\"0.1\"} 3\nrampart_block_build_seconds_sum 0.5\nrampart_block_build_seconds_count 10\nrampart_mempool_txs 4\nrampart_tx_reexecutions_total 7\n";
+    const TEXT: &str = "# HELP rampart_blocks_committed_total Blocks.\n# TYPE rampart_blocks_committed_total counter\nrampart_blocks_committed_total 12\nrampart_block_build_seconds_bucket{le=\"0.1\"} 3\nrampart_block_build_seconds_sum 0.5\nrampart_block_build_seconds_count 10\nrampart_mempool_txs 4\nrampart_tx_reexecutions_total 7\nrampart_validation_seconds_total 0.25\n";
 
     #[test]
     fn parses_and_diffs() {
@@ -156,11 +161,17 @@ mod tests {
                 .replace("committed_total 12", "committed_total 20")
                 .replace("_sum 0.5", "_sum 0.9")
                 .replace("_count 10", "_count 14")
-                .replace("reexecutions_total 7", "reexecutions_total 9"),
+                .replace("reexecutions_total 7", "reexecutions_total 9")
+                .replace(
+                    "validation_seconds_total 0.25",
+                    "validation_seconds_total 1",
+                ),
         );
         let f = NodeFigures::from_samples("http://x/metrics", &before, &after);
         assert_eq!(f.blocks_committed, Some(8.0));
         assert_eq!(f.tx_reexecutions, Some(2.0));
+        assert_eq!(f.validation_s, Some(0.75));
+        assert_eq!(f.execution_s, None);
         let m = f.block_build_ms_mean.expect("mean");
         assert!((m - 100.0).abs() < 1e-9, "{m}");
         assert_eq!(f.mempool_txs_end, Some(4.0));

@@ -313,12 +313,14 @@ impl fmt::Display for Report {
             )?;
             writeln!(
                 f,
-                "                Block-STM executions {}, re-executions {} (conflicts, not failures), aborts {}; blocks parallel {} / sequential {}",
+                "                Block-STM executions {}, re-executions {} (conflicts, not failures), aborts {}; blocks parallel {} / sequential {}; worker time executing {} s, validating {} s",
                 opt(n.tx_executions, 0),
                 opt(n.tx_reexecutions, 0),
                 opt(n.validation_aborts, 0),
                 opt(n.blocks_parallel, 0),
-                opt(n.blocks_sequential, 0)
+                opt(n.blocks_sequential, 0),
+                opt(n.execution_s, 3),
+                opt(n.validation_s, 3)
             )?;
             writeln!(
                 f,

@@ -93,6 +93,10 @@ impl Handler<ExecuteBlock> for BlockExecutor {
                         );
                         m.validation_aborts_total
                             .fetch_add(stats.aborts as u64, Relaxed);
+                        m.execution_nanos_total
+                            .fetch_add(stats.execution_time.as_nanos() as u64, Relaxed);
+                        m.validation_nanos_total
+                            .fetch_add(stats.validation_time.as_nanos() as u64, Relaxed);
                     }
                 }
                 Ok(outcome)

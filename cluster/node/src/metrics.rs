@@ -74,6 +74,10 @@ pub struct Metrics {
     pub tx_executions_total: AtomicU64,
     pub tx_reexecutions_total: AtomicU64,
     pub validation_aborts_total: AtomicU64,
+    /// Nanoseconds Block-STM workers spent executing, summed over workers.
+    pub execution_nanos_total: AtomicU64,
+    /// Nanoseconds Block-STM workers spent validating, summed over workers.
+    pub validation_nanos_total: AtomicU64,
     pub block_build_seconds: Histogram,
     pub block_execute_seconds: Histogram,
     pub block_commit_seconds: Histogram,
@@ -87,6 +91,13 @@ impl Metrics {
                 out,
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
                 v.load(Relaxed)
+            );
+        };
+        let seconds_counter = |out: &mut String, name: &str, help: &str, nanos: &AtomicU64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                nanos.load(Relaxed) as f64 / 1e9
             );
         };
         let gauge = |out: &mut String, name: &str, help: &str, v: &AtomicU64| {
@@ -186,6 +197,18 @@ impl Metrics {
             "Block-STM validations that failed and aborted an incarnation.",
             &self.validation_aborts_total,
         );
+        seconds_counter(
+            &mut out,
+            "rampart_execution_seconds_total",
+            "Time Block-STM workers spent executing transactions, summed over workers.",
+            &self.execution_nanos_total,
+        );
+        seconds_counter(
+            &mut out,
+            "rampart_validation_seconds_total",
+            "Time Block-STM workers spent validating read sets, summed over workers.",
+            &self.validation_nanos_total,
+        );
         gauge(
             &mut out,
             "rampart_head_block",
@@ -278,7 +301,16 @@ mod tests {
         let m = Metrics::default();
         m.blocks_committed_total.fetch_add(3, Relaxed);
         m.block_execute_seconds.observe(Duration::from_millis(3));
+        m.execution_nanos_total.fetch_add(1_500_000_000, Relaxed);
         let text = m.render();
+        assert!(
+            text.contains("rampart_execution_seconds_total 1.5\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("rampart_validation_seconds_total 0\n"),
+            "{text}"
+        );
         assert!(text.contains("rampart_blocks_committed_total 3"));
         assert!(text.contains("rampart_block_execute_seconds_bucket{le=\"0.0025\"} 0"));
         assert!(text.contains("rampart_block_execute_seconds_bucket{le=\"0.005\"} 1"));

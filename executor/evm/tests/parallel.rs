@@ -1031,6 +1031,10 @@ fn independent_transactions_run_once_each() {
     assert_same(&par, &seq, "independent");
     assert_eq!(stats.aborts, 0, "{stats:?}");
     assert_eq!(stats.executions, txs.len(), "{stats:?}");
+    assert!(
+        !stats.execution_time.is_zero() && !stats.validation_time.is_zero(),
+        "the workers' time is reported: {stats:?}"
+    );
     world.commit(&txs, true, "independent");
 }
 

@@ -140,6 +140,11 @@ pub struct ParallelStats {
     /// `Some(i)`: transactions from `i` on ran sequentially after Block-STM committed the
     /// ones before (too many conflicts).
     pub sequential_tail_from: Option<usize>,
+    /// Time the workers spent executing incarnations, summed over workers (metrics only:
+    /// nothing that reaches the block depends on it).
+    pub execution_time: std::time::Duration,
+    /// Time the workers spent validating read sets, summed over workers.
+    pub validation_time: std::time::Duration,
 }
 
 /// Executes a block with Block-STM on `threads` worker threads. The outcome is identical to
@@ -401,8 +406,18 @@ fn worker<R: StateReader + Sync>(shared: &Shared<'_, R>) {
     let mut stats = ParallelStats::default();
     while !scheduler.done() && !shared.stop.load(Ordering::Relaxed) {
         task = match task {
-            Some(Task::Execution(version)) => try_execute(shared, &mut vm, version, &mut stats),
-            Some(Task::Validation(version)) => validate(shared, version, &mut stats),
+            Some(Task::Execution(version)) => {
+                let started = std::time::Instant::now();
+                let next = try_execute(shared, &mut vm, version, &mut stats);
+                stats.execution_time += started.elapsed();
+                next
+            }
+            Some(Task::Validation(version)) => {
+                let started = std::time::Instant::now();
+                let next = validate(shared, version, &mut stats);
+                stats.validation_time += started.elapsed();
+                next
+            }
             None => {
                 try_commit(shared, COMMIT_BATCH);
                 let next = scheduler.next_task();
@@ -421,6 +436,8 @@ fn worker<R: StateReader + Sync>(shared: &Shared<'_, R>) {
     total.blocked += stats.blocked;
     total.validations += stats.validations;
     total.aborts += stats.aborts;
+    total.execution_time += stats.execution_time;
+    total.validation_time += stats.validation_time;
 }
 
 /// A worker with nothing to do spins briefly, then yields, then sleeps: the sealer thread (and
