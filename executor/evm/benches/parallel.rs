@@ -3,6 +3,7 @@
 //! both alike. Every parallel block is first checked equal to the sequential one.
 //!
 //!   cargo bench -p rampart-evm --bench parallel -- [rounds] [filter]
+//!   cargo bench -p rampart-evm --bench parallel -- [rounds] scaling [max threads]
 //!
 //! `filter` picks the workloads whose name contains it; `workloads` picks them all and skips
 //! the threshold.
@@ -537,6 +538,49 @@ fn main() {
             "{workload} {mode}: {:.2} ms per block",
             t.elapsed().as_secs_f64() * 1e3 / rounds as f64
         );
+        return;
+    }
+    if filter == "scaling" {
+        // Block-STM at 1, 2, 4, … threads up to the machine's cores (or `-- <rounds> scaling
+        // <max threads>`), each against the sequential executor in the same run: the scaling
+        // curve of issue 4, for a machine with more cores than this one.
+        let max = args
+            .get(2)
+            .and_then(|a| a.parse().ok())
+            .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+            .unwrap_or(2);
+        let mut counts: Vec<usize> = std::iter::successors(Some(1usize), |t| Some(t * 2))
+            .take_while(|&t| t < max)
+            .collect();
+        counts.push(max);
+        println!(
+            "scaling: Block-STM speedup over sequential at {counts:?} threads, 10,000 txs, median of {rounds} interleaved rounds; {} cores",
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        );
+        let picked = [
+            ("eth independent", world.eth_transfers(10_000)),
+            ("erc20 hot 0%", world.erc20(10_000, 0)),
+            ("erc20 hot 10%", world.erc20(10_000, 10)),
+            ("amm K=100", world.swaps(10_000, 100)),
+            ("amm K=1", world.swaps(10_000, 1)),
+        ];
+        print!("{:<18}", "workload");
+        for t in &counts {
+            print!(" {:>8}", format!("{t} thr"));
+        }
+        println!();
+        for (name, txs) in &picked {
+            print!("{name:<18}");
+            for &threads in &counts {
+                let config = ParallelConfig {
+                    threads,
+                    min_txs: 0,
+                };
+                let row = measure(&world, name, txs, rounds, Some(&config));
+                print!(" {:>7.2}x", row.seq.as_secs_f64() / row.par.as_secs_f64());
+            }
+            println!();
+        }
         return;
     }
     if filter == "overhead" {
