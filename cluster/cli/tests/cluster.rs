@@ -327,22 +327,21 @@ where
     }
 }
 
+/// The leader all of `urls` name right now, if they agree on one.
+async fn agreed_leader(urls: &[String]) -> Option<u64> {
+    let mut leaders = Vec::new();
+    for u in urls {
+        let st = rpc(u, "rampart_status", rpc_params![]).await.ok()?;
+        leaders.push(st["leader"].as_u64()?);
+    }
+    let first = *leaders.first()?;
+    leaders.iter().all(|&l| l == first).then_some(first)
+}
+
 /// The id of the leader every live node agrees on.
 async fn leader(cluster: &Cluster) -> u64 {
     let urls = cluster.live_urls();
-    wait_for("an agreed leader", || {
-        let urls = urls.clone();
-        async move {
-            let mut leaders = Vec::new();
-            for u in &urls {
-                let st = rpc(u, "rampart_status", rpc_params![]).await.ok()?;
-                leaders.push(st["leader"].as_u64()?);
-            }
-            let first = *leaders.first()?;
-            leaders.iter().all(|&l| l == first).then_some(first)
-        }
-    })
-    .await
+    wait_for("an agreed leader", || agreed_leader(&urls)).await
 }
 
 async fn block_number(url: &str) -> Option<u64> {
@@ -622,17 +621,8 @@ async fn a_partitioned_leader_commits_nothing_and_loses_nothing() {
     assert_eq!(stranded.len(), 5, "the isolated node accepts transactions");
 
     // The majority elects a leader among itself and commits its own traffic.
-    let new = wait_for("a new leader in the majority", || {
-        let urls = majority_urls.clone();
-        async move {
-            let mut leaders = Vec::new();
-            for u in &urls {
-                let st = rpc(u, "rampart_status", rpc_params![]).await.ok()?;
-                leaders.push(st["leader"].as_u64()?);
-            }
-            let first = *leaders.first()?;
-            (first != old && leaders.iter().all(|&l| l == first)).then_some(first)
-        }
+    let new = wait_for("a new leader in the majority", || async {
+        agreed_leader(&majority_urls).await.filter(|&l| l != old)
     })
     .await;
     assert!(majority.contains(&new));
