@@ -187,10 +187,17 @@ if (!BIN) {
       const rpcPort = await freeRange(3);
       const peerPort = await freeRange(3);
       urls = [0, 1, 2].map((i) => `http://127.0.0.1:${rpcPort + i}`);
+      // Legitimate calls get a 10 s wall-clock limit: three nodes and their gVisor sandboxes
+      // share two cores here, and one call took more than the 1 s default in a full test run.
+      // (The limit itself is tested in executor/native's hostile-contract tests.)
+      const base = path.join(fs.mkdtempSync(path.join(require("node:os").tmpdir(), "rampart-ncl-")), "base.toml");
+      fs.writeFileSync(base, "[native.limits]\ncall_time_ms = 10000\n");
       up = spawn(
         BIN,
         [
           "up",
+          "--config",
+          base,
           "--nodes",
           "3",
           "--ephemeral",
