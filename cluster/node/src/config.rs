@@ -34,7 +34,7 @@ pub struct NodeConfig {
 pub enum ExecutionMode {
     /// Block-STM when the executor has at least `AUTO_PARALLEL_MIN_THREADS` threads, sequential
     /// below that (default). Measured on 2 cores (docs/benchmarks.md), Block-STM ran at
-    /// 0.42–0.88× of the sequential executor, whose block sealing already uses the second core.
+    /// 0.39–1.08× of the sequential executor, whose block sealing already uses the second core.
     #[default]
     Auto,
     /// Block-STM on `threads` threads; same result as sequential, byte for byte.

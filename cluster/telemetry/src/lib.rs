@@ -130,6 +130,16 @@ mod tests {
         (sub, provider, exporter)
     }
 
+    /// Flushes and returns a lookup of the finished spans by name.
+    fn finished(
+        provider: &SdkTracerProvider,
+        exporter: &InMemorySpanExporter,
+    ) -> impl Fn(&str) -> opentelemetry_sdk::trace::SpanData {
+        provider.force_flush().expect("flush");
+        let spans = exporter.get_finished_spans().expect("spans");
+        move |n: &str| spans.iter().find(|s| s.name == n).expect(n).clone()
+    }
+
     #[test]
     fn a_remote_span_joins_the_trace_of_the_span_that_built_the_entry() {
         let (sub, provider, exporter) = recording();
@@ -152,9 +162,7 @@ mod tests {
             assert!(!follow_remote(&other, &"0".repeat(MAX_TRACEPARENT_LEN + 1)));
             drop(other);
         });
-        provider.force_flush().expect("flush");
-        let spans = exporter.get_finished_spans().expect("spans");
-        let by_name = |n: &str| spans.iter().find(|s| s.name == n).expect(n).clone();
+        let by_name = finished(&provider, &exporter);
         let (built, apply, other) = (
             by_name("node.build_block"),
             by_name("replication.apply_block"),
@@ -180,9 +188,7 @@ mod tests {
             assert!(follow_remote(&included, &tx_tp));
             link_to_current(&included);
         });
-        provider.force_flush().expect("flush");
-        let spans = exporter.get_finished_spans().expect("spans");
-        let by_name = |n: &str| spans.iter().find(|s| s.name == n).expect(n).clone();
+        let by_name = finished(&provider, &exporter);
         let (ingress, apply, included) = (
             by_name("ingress.check"),
             by_name("replication.apply_block"),

@@ -13,7 +13,7 @@ use std::sync::mpsc::{Receiver, SyncSender};
 
 use alloy_primitives::{Address, Bloom, Bytes, U256};
 use rampart_primitives::{
-    LogEntry, RecoveredTx, StateReader, StoredReceipt, commitment::write_set_hash,
+    BloomMemo, LogEntry, RecoveredTx, StateReader, StoredReceipt, commitment::write_set_hash,
 };
 use revm::{
     Database, DatabaseCommit, context::result::EVMError, primitives::AddressMap,
@@ -126,6 +126,7 @@ impl<'a, R: StateReader> Committer<'a, R> {
             native,
         );
         let mut result = Ok(());
+        let mut blooms = BloomMemo::default();
         for tx in txs {
             let outcome = match evm.transact_commit(tx_env(tx)) {
                 Ok(r) => r,
@@ -143,10 +144,7 @@ impl<'a, R: StateReader> Committer<'a, R> {
                 }
             };
             let logs: Vec<LogEntry> = outcome.logs().iter().map(LogEntry::from).collect();
-            let mut bloom = Bloom::ZERO;
-            for log in &logs {
-                bloom.accrue_raw_log(log.address, &log.topics);
-            }
+            let bloom = blooms.bloom(&logs);
             self.gas_used += outcome.tx_gas_used();
             let first_log = self.log_count;
             self.log_count += logs.len() as u32;
