@@ -1,6 +1,7 @@
 /* Rampart native contracts: the C SDK (see rampart.h, proto/NATIVE_ABI.md). */
 #include "rampart.h"
 
+#include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,10 +52,14 @@ void rampart_write_frame(uint8_t tag, const void *payload, uint32_t len) {
     }
 }
 
-/* Reads one frame into a malloc'd buffer. */
-static uint8_t read_frame(uint8_t **payload, uint32_t *len) {
+/* Reads one frame into a malloc'd buffer. At a clean end of stdin (before a frame), exits with
+ * status `eof_status`. */
+static uint8_t read_frame_or_exit(uint8_t **payload, uint32_t *len, int eof_status) {
     uint8_t h[5];
-    read_all(h, 5);
+    ssize_t first = read(0, h, 5);
+    if (first == 0) _exit(eof_status);
+    if (first < 0) _exit(1);
+    read_all(h + first, 5 - (size_t)first);
     *len = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
     *payload = malloc(*len ? *len : 1);
     if (!*payload) _exit(1);
@@ -62,10 +67,17 @@ static uint8_t read_frame(uint8_t **payload, uint32_t *len) {
     return h[4];
 }
 
-void rampart_read_call(rampart_call *c) {
-    uint8_t *p;
-    uint32_t n;
-    if (read_frame(&p, &n) != TAG_CALL || n < 145) _exit(1);
+static uint8_t read_frame(uint8_t **payload, uint32_t *len) {
+    return read_frame_or_exit(payload, len, 1);
+}
+
+/* Set while rampart_serve runs a handler: the end of a call jumps back to it. */
+static int serving;
+static jmp_buf serve_env;
+
+/* Parses a CALL frame; 0 if it is not one. */
+static int parse_call(uint8_t tag, uint8_t *p, uint32_t n, rampart_call *c) {
+    if (tag != TAG_CALL || n < 145) return 0;
     memcpy(c->caller.b, p, 20);
     memcpy(c->address.b, p + 20, 20);
     memcpy(c->code_address.b, p + 40, 20);
@@ -78,6 +90,38 @@ void rampart_read_call(rampart_call *c) {
     c->is_static = p[144] & 1;
     c->calldata = p + 145;
     c->calldata_len = n - 145;
+    return 1;
+}
+
+void rampart_read_call(rampart_call *c) {
+    uint8_t *p;
+    uint32_t n;
+    uint8_t tag = read_frame(&p, &n);
+    if (!parse_call(tag, p, n, c)) _exit(1);
+}
+
+_Noreturn void rampart_serve(void (*handler)(const rampart_call *call)) {
+    for (;;) {
+        uint8_t *p;
+        uint32_t n;
+        /* The host closed stdin between calls: done. */
+        uint8_t tag = read_frame_or_exit(&p, &n, 0);
+        static rampart_call c;
+        if (!parse_call(tag, p, n, &c)) _exit(1);
+        serving = 1;
+        if (setjmp(serve_env) == 0) {
+            handler(&c);
+            rampart_write_frame(TAG_RETURN, NULL, 0);
+        }
+        serving = 0;
+        free(p);
+    }
+}
+
+/* Ends the call whose answer was just written. */
+_Noreturn static void end_call(void) {
+    if (serving) longjmp(serve_env, 1);
+    _exit(0);
 }
 
 uint32_t rampart_selector(const rampart_call *c) {
@@ -145,12 +189,12 @@ int rampart_call_contract(int kind, const rampart_address *target, const rampart
 
 _Noreturn void rampart_return(const void *data, uint32_t len) {
     rampart_write_frame(TAG_RETURN, data, len);
-    _exit(0);
+    end_call();
 }
 
 _Noreturn void rampart_revert(const void *data, uint32_t len) {
     rampart_write_frame(TAG_REVERT, data, len);
-    _exit(0);
+    end_call();
 }
 
 _Noreturn void rampart_revert_msg(const char *message) {
@@ -165,7 +209,9 @@ _Noreturn void rampart_revert_msg(const char *message) {
     rampart_word l = rampart_word_from_u64(n);
     memcpy(b + 36, l.b, 32);
     memcpy(b + 68, message, n);
-    rampart_revert(b, total);
+    rampart_write_frame(TAG_REVERT, b, total);
+    free(b);
+    end_call();
 }
 
 /* ---- keccak256 (Keccak-f[1600], rate 136, original padding 0x01) ---- */

@@ -1,9 +1,11 @@
 /* Rampart native contracts: the C SDK.
  *
- * A native contract is a static x86-64 Linux executable, started once per call. It reads the
- * call with rampart_read_call(), reads and writes storage, emits logs, calls other contracts,
- * and ends with rampart_return() or rampart_revert(). The wire format (frames over stdin/stdout)
- * is in proto/NATIVE_ABI.md.
+ * A native contract is a static x86-64 Linux executable. Its main() hands a handler to
+ * rampart_serve(), which runs it once per call; the handler reads and writes storage, emits
+ * logs, calls other contracts, and ends the call with rampart_return() or rampart_revert().
+ * The host runs each call in a fresh process unless the contract was deployed with persistent
+ * processes, in which case one process may serve many calls (so keep nothing you rely on in
+ * memory between calls). The wire format (frames over stdin/stdout) is in proto/NATIVE_ABI.md.
  *
  * Words (keys, values, topics, 256-bit numbers) are 32 bytes big-endian, as in the EVM.
  * Build: make (librampart.a), then gcc -static -O2 contract.c -L. -lrampart.
@@ -38,7 +40,14 @@ typedef struct {
 
 enum { RAMPART_CALL = 0, RAMPART_STATICCALL = 1, RAMPART_DELEGATECALL = 2 };
 
-/* Reads the CALL frame. Call once, first. Exits the process on a broken stream. */
+/* Serves calls until the host closes stdin: reads each CALL frame and runs handler(call).
+ * rampart_return/rampart_revert end the call and come back here; a handler that returns
+ * without either returns empty data. *call and its calldata are valid until the call ends.
+ * Never returns. */
+_Noreturn void rampart_serve(void (*handler)(const rampart_call *call));
+
+/* One call per process, without rampart_serve: reads the CALL frame (call once, first);
+ * rampart_return/rampart_revert then exit. Exits the process on a broken stream. */
 void rampart_read_call(rampart_call *call);
 /* The function selector (first 4 calldata bytes, big-endian), 0 if shorter. */
 uint32_t rampart_selector(const rampart_call *call);

@@ -141,6 +141,30 @@ if (!BIN) {
       assert.equal(await counter.get(), 42n);
     });
 
+    it("deploys with the persistent-process option: marker 0xef5250, same results and gas", async () => {
+      const bin = binary("c/counter");
+      const persistent = Buffer.concat([Buffer.from([0xef, 0x52, 0x4f, 0x01]), Buffer.from(bin)]);
+      const addr = await deployNative(signer, persistent);
+      // The same binary (one stored copy, one hash); the marker records the option.
+      assert.equal(await provider.getCode(addr), "0xef5250" + ethers.keccak256(bin).slice(2));
+      const c = new ethers.Contract(addr, COUNTER_ABI, signer);
+      for (let i = 1n; i <= 4n; i++) {
+        const receipt = await h.mined(c.increment());
+        assert.equal(receipt.status, 1);
+        assert.equal(await c.get(), i, "state lives in storage, whichever process ran the call");
+      }
+      // Both counters hold a non-zero value: the same call costs the same gas in either mode.
+      assert.equal(await c.add.estimateGas(1n), await counter.add.estimateGas(1n));
+
+      const unknownFlag = Buffer.concat([Buffer.from([0xef, 0x52, 0x4f, 0x02]), Buffer.from(bin)]);
+      const refused = await h.expectReject(
+        signer.sendTransaction({ to: DEPLOYER, data: ethers.hexlify(unknownFlag), gasLimit: 30_000_000n }),
+        "deploy with an unknown option flag",
+      );
+      assert.match(refused.message, /invalid native contract: unknown deploy option flags 0x02/);
+      await h.assertAlive(url);
+    });
+
     it("is called from EVM code: CALL, STATICCALL, DELEGATECALL", async () => {
       ({ contract: caller, address: callerAddr } = await h.deploy("NativeCaller", signer));
       await h.mined(caller.callIncrement(counterAddr));

@@ -10,7 +10,7 @@ use rampart_evm::{
     BlockParams, CallError, CallRequest, StateOverride as EvmOverride, call::AccountOverride,
     call::CallStatus, estimate_gas, intrinsic_gas, simulate_call,
 };
-use rampart_native::{NATIVE_DEPLOYER, validate_binary};
+use rampart_native::{NATIVE_DEPLOYER, parse_deploy, validate_binary};
 use rampart_primitives::{
     BlockHeader, IndexedLog, LogFilter, RecoveredTx, StateReader, StoredReceipt, TxDecodeError,
     TxLocation,
@@ -80,8 +80,11 @@ impl NodeBackend {
             ));
         }
         let limit = self.config.native.limits.binary_bytes;
-        validate_binary(tx.envelope.input(), limit)
-            .map_err(|e| BackendError::Rejected(format!("invalid native contract: {e}")))
+        let invalid = |e: &dyn std::fmt::Display| {
+            BackendError::Rejected(format!("invalid native contract: {e}"))
+        };
+        let (_mode, binary) = parse_deploy(tx.envelope.input()).map_err(|e| invalid(&e))?;
+        validate_binary(binary, limit).map_err(|e| invalid(&e))
     }
 
     fn head_header(&self) -> BackendResult<BlockHeader> {

@@ -10,9 +10,11 @@
 //! runs, EVM or native; its outcome returns to the parent as a call outcome with its gas. Nothing
 //! recurses: the handler's loop drives every frame.
 //!
-//! Deploy: a transaction to [`NATIVE_DEPLOYER`] whose data is the binary. The new contract's
-//! address is the one `CREATE` would give (`keccak(rlp(sender, nonce))`); its code is the marker
-//! ([`native_code`]); the binary is stored once per hash as the code of
+//! Deploy: a transaction to [`NATIVE_DEPLOYER`] whose data is the binary, optionally behind the
+//! deploy options header ([`parse_deploy`]: `0xEF 0x52 0x4F` and a flags byte, e.g. persistent
+//! processes). The new contract's address is the one `CREATE` would give
+//! (`keccak(rlp(sender, nonce))`); its code is the marker ([`native_code`], which records the
+//! process mode); the binary is stored once per hash as the code of
 //! [`binary_holder`]`(hash)`, prefixed with [`NATIVE_BINARY_PREFIX`] so that no EVM call can run
 //! it. The call returns the new address as a 32-byte word; the receipt's `contractAddress` names
 //! it.
@@ -22,8 +24,9 @@ use std::ops::Range;
 use alloy_primitives::{Address, B256, Bytes, Log, LogData, U256, keccak256};
 use rampart_native::{
     CallContext, CallKind, CallStatus, Failure, FailureKind, HostError, NATIVE_BINARY_PREFIX,
-    NATIVE_DEPLOYER, NativeCall, NativeRuntime, NestedCallResult, SlotRead, SlotWrite, StateAccess,
-    Step, binary_holder, native_code, parse_native_code, validate_binary,
+    NATIVE_DEPLOYER, NativeCall, NativeCode, NativeRuntime, NestedCallResult, SlotRead, SlotWrite,
+    StateAccess, Step, binary_holder, native_code, parse_deploy, parse_native_code,
+    validate_binary,
 };
 use revm::{
     Database, Journal, MainContext,
@@ -327,7 +330,7 @@ impl<'r, DB: Database> RampartEvm<'r, DB> {
     /// Starts a native call frame (or ends it at once: depth, value, no runtime).
     fn init_native(
         &mut self,
-        code_hash: B256,
+        code: NativeCode,
         inputs: Box<CallInputs>,
         depth: usize,
         memory: SharedMemory,
@@ -372,7 +375,7 @@ impl<'r, DB: Database> RampartEvm<'r, DB> {
             is_static: inputs.is_static,
         };
         self.stack.push(Slot::Native(Box::new(NativeFrame {
-            call: runtime.start(code_hash, call_ctx),
+            call: runtime.start(code, call_ctx),
             checkpoint,
             memory,
             return_memory_offset: inputs.return_memory_offset.clone(),
@@ -403,7 +406,11 @@ impl<'r, DB: Database> RampartEvm<'r, DB> {
             return refuse(self, FailureKind::BinaryUnavailable, m);
         }
         let ctx = &mut self.inner.ctx;
-        let binary = Bytes::copy_from_slice(&inputs.input.as_bytes(ctx));
+        let data = Bytes::copy_from_slice(&inputs.input.as_bytes(ctx));
+        let (mode, binary) = match parse_deploy(&data) {
+            Ok((mode, binary)) => (mode, data.slice_ref(binary)),
+            Err(e) => return refuse(self, FailureKind::BinaryUnavailable, e.to_string()),
+        };
         let cfg = runtime.config();
         if let Err(e) = validate_binary(&binary, cfg.limits.binary_bytes) {
             return refuse(self, FailureKind::BinaryUnavailable, e.to_string());
@@ -432,7 +439,7 @@ impl<'r, DB: Database> RampartEvm<'r, DB> {
             let m = format!("address {address} is already taken");
             return refuse(self, FailureKind::BinaryUnavailable, m);
         }
-        journal.set_code(address, Bytecode::new_raw(native_code(code_hash)));
+        journal.set_code(address, Bytecode::new_raw(native_code(code_hash, mode)));
         journal.checkpoint_commit();
 
         let holder = binary_holder(code_hash);
@@ -450,7 +457,7 @@ impl<'r, DB: Database> RampartEvm<'r, DB> {
         }
         journal.checkpoint_commit();
         tracing::debug!(target: "rampart::native", %address, %code_hash, bytes = binary.len(),
-            "native contract deployed");
+            ?mode, "native contract deployed");
         Ok(call_result(
             InstructionResult::Return,
             gas,
@@ -602,9 +609,7 @@ impl<'r, DB: Database> EvmTr for RampartEvm<'r, DB> {
                 let r = self.deploy(inputs, frame_input.depth)?;
                 return Ok(ItemOrResult::Result(r));
             }
-            if let Some(code_hash) =
-                parse_native_code(inputs.known_bytecode.1.original_byte_slice())
-            {
+            if let Some(code) = parse_native_code(inputs.known_bytecode.1.original_byte_slice()) {
                 let FrameInit {
                     depth,
                     memory,
@@ -613,7 +618,7 @@ impl<'r, DB: Database> EvmTr for RampartEvm<'r, DB> {
                 else {
                     unreachable!("matched above")
                 };
-                return self.init_native(code_hash, inputs, depth, memory);
+                return self.init_native(code, inputs, depth, memory);
             }
         }
         let r = self.inner.frame_init(frame_input)?;

@@ -1,4 +1,5 @@
-//! Contract processes: start (ahead of time, as spares), run one call, kill.
+//! Contract processes: start (ahead of time, as spares), run one call (or, for a contract
+//! deployed with persistent processes, a bounded series of calls), kill.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,8 @@ pub struct ContractProc {
     pub pid: i32,
     pub stdin: ChildStdin,
     pub frames: mpsc::Receiver<Result<Frame, FrameError>>,
+    /// Calls this process ended with a return or revert (persistent processes serve several).
+    pub calls_served: u32,
     stderr: Arc<Mutex<VecDeque<u8>>>,
     stderr_reader: tokio::task::JoinHandle<()>,
 }
@@ -107,6 +110,7 @@ impl ContractProc {
             pid,
             stdin,
             frames,
+            calls_served: 0,
             stderr,
             stderr_reader,
         })
@@ -145,6 +149,12 @@ impl ContractProc {
 
     pub fn is_alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// CPU time (user + system) the process has used so far, from /proc; `None` if unreadable.
+    pub fn cpu_seconds_used(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
+        cpu_seconds(&stat)
     }
 
     pub async fn send(&mut self, tag: u8, payload: &[u8]) -> std::io::Result<()> {
@@ -265,6 +275,21 @@ fn comm(stat: &str) -> Option<String> {
     let open = stat.find('(')?;
     let close = stat.rfind(')')?;
     Some(stat.get(open + 1..close)?.to_owned())
+}
+
+/// User + system CPU seconds in a /proc/<pid>/stat line (fields 14 and 15, in clock ticks).
+fn cpu_seconds(stat: &str) -> Option<f64> {
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    // Fields after "comm": state is field 3, so utime (14) and stime (15) are at 11 and 12.
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .filter(|&t| t > 0)
+        .unwrap_or(100);
+    Some((utime + stime) as f64 / ticks as f64)
 }
 
 /// The state letter in a /proc/<pid>/stat line.

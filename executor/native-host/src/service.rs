@@ -91,6 +91,7 @@ async fn serve(opts: ServeOptions) -> Result<(), String> {
         binaries: std::sync::Mutex::new(HashMap::new()),
         slot: Mutex::new(()),
         spares: Mutex::new(Vec::new()),
+        warm: std::sync::Mutex::new(None),
         starting: std::sync::Mutex::new(Vec::new()),
         forking: Mutex::new(()),
         refilling: AtomicUsize::new(0),
@@ -112,6 +113,7 @@ async fn serve(opts: ServeOptions) -> Result<(), String> {
     let _ = closed_rx.await;
     // The node is gone: stop every contract process (kill_on_drop) and exit.
     host.spares.lock().await.clear();
+    host.take_warm_any();
     Ok(())
 }
 
@@ -169,6 +171,9 @@ struct Host {
     /// Started contract processes waiting for a CALL frame. Held only to take or place one,
     /// never while a process starts: a call must never wait for a refill.
     spares: Mutex<Vec<ContractProc>>,
+    /// The process kept from the last call of a contract deployed with persistent processes
+    /// (`StartCall.reuse_calls > 0`), waiting for its next CALL frame. Only such calls take it.
+    warm: std::sync::Mutex<Option<ContractProc>>,
     /// Pids of contract processes started but not yet placed among the spares (or handed to a
     /// call): the after-call sweep must not take them for strays.
     starting: std::sync::Mutex<Vec<i32>>,
@@ -197,6 +202,48 @@ impl Host {
             }
         }
         None
+    }
+
+    fn take_warm_any(&self) -> Option<ContractProc> {
+        self.warm.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// The kept process for a persistent call of `code_hash`, if it can serve one more call
+    /// (`reuse_calls` bounds the calls per process). One that cannot is killed.
+    async fn take_warm(&self, code_hash: [u8; 32], reuse_calls: u32) -> Option<ContractProc> {
+        let mut p = self.take_warm_any()?;
+        // No /proc read here: that is done when the process is kept, off the call's path.
+        if p.code_hash == code_hash
+            && p.calls_served < reuse_calls
+            && p.is_alive()
+            && p.frames.is_empty()
+        {
+            return Some(p);
+        }
+        let _ = p.kill(false).await;
+        None
+    }
+
+    /// After a persistent call that returned or reverted: keeps `p` for the next one unless it
+    /// has served its calls, died, wrote past its answer, or used half its CPU-time limit
+    /// (`RLIMIT_CPU` counts over the process's life: a call must not inherit a nearly spent one).
+    async fn keep_warm(&self, mut p: ContractProc, reuse_calls: u32) {
+        p.calls_served += 1;
+        let cpu_ok = p
+            .cpu_seconds_used()
+            .is_some_and(|c| c * 2.0 < self.opts.limits.cpu_seconds as f64);
+        if p.calls_served < reuse_calls && cpu_ok && p.is_alive() && p.frames.is_empty() {
+            let replaced = self
+                .warm
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .replace(p);
+            if let Some(old) = replaced {
+                let _ = old.kill(false).await;
+            }
+        } else {
+            let _ = p.kill(false).await;
+        }
     }
 
     fn set_starting(&self, pid: i32, starting: bool) {
@@ -311,6 +358,9 @@ impl Host {
         let _forking = self.forking.lock().await;
         let spares = self.spares.lock().await;
         let mut keep: Vec<i32> = spares.iter().map(|p| p.pid).collect();
+        if let Some(p) = self.warm.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            keep.push(p.pid);
+        }
         keep.extend(
             self.starting
                 .lock()
@@ -526,10 +576,18 @@ async fn run_call(
             return;
         }
     };
-    let spare = if waiting {
-        None
+    let reuse = start.reuse_calls;
+    // Also after waiting for the slot: the kept process is ready whenever it is alive.
+    let warm = if reuse > 0 {
+        host.take_warm(code_hash, reuse).await
     } else {
-        host.ready_spare(code_hash)
+        None
+    };
+    let reused = warm.is_some();
+    let spare = match warm {
+        Some(p) => Some(p),
+        None if waiting => None,
+        None => host.ready_spare(code_hash),
     };
     let mut proc = match spare {
         Some(p) => p,
@@ -552,7 +610,7 @@ async fn run_call(
     }
     let limit_ms = start.time_limit_ms.max(1);
     let deadline = Instant::now() + Duration::from_millis(limit_ms);
-    let end = drive(
+    let mut end = drive(
         &host,
         &mut proc,
         &call_frame,
@@ -562,16 +620,48 @@ async fn run_call(
         limit_ms,
     )
     .await;
+    if reused && matches!(end, Drive::Exited { relayed: false }) {
+        // The kept process ended before it said anything (its SDK exits after one call, or it
+        // died while idle). Nothing reached the node: run the call once more, in a fresh process.
+        let _ = proc.kill(true).await;
+        let _ = tx.send(status(false)).await;
+        proc = match host.take_process(code_hash).await {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = tx.send(host_msg(host_to_node::Msg::Error(e))).await;
+                return;
+            }
+        };
+        let _ = tx.send(status(true)).await;
+        end = drive(
+            &host,
+            &mut proc,
+            &call_frame,
+            &mut inbound,
+            &tx,
+            deadline,
+            limit_ms,
+        )
+        .await;
+    }
     match end {
         Drive::Done(end) => {
+            let answered = matches!(
+                end,
+                End::Reply(host_to_node::Msg::Ret(_) | host_to_node::Msg::Revert(_))
+            );
             // Answer first (the contract has nothing left to talk to), then kill it: reaping
             // waits for SIGCHLD, which is not worth a round trip's latency.
             if let End::Reply(m) = end {
                 let _ = tx.send(host_msg(m)).await;
             }
-            let _ = proc.kill(false).await;
+            if answered && reuse > 0 {
+                host.keep_warm(proc, reuse).await;
+            } else {
+                let _ = proc.kill(false).await;
+            }
         }
-        Drive::Exited => {
+        Drive::Exited { .. } => {
             let (status, stderr) = proc.kill(true).await;
             let e = exit_error(status, &stderr, &host.opts);
             let _ = tx.send(host_msg(host_to_node::Msg::Error(e))).await;
@@ -592,8 +682,11 @@ async fn run_call(
 
 enum Drive {
     Done(End),
-    /// The contract's stdout ended without RETURN/REVERT: look at its exit status.
-    Exited,
+    /// The contract's stdout ended without RETURN/REVERT: look at its exit status. `relayed`:
+    /// something of the call reached the node before.
+    Exited {
+        relayed: bool,
+    },
 }
 
 async fn drive(
@@ -611,10 +704,10 @@ async fn drive(
             format!("wall-clock limit of {limit_ms} ms exceeded"),
         ))))
     };
-    let broken_pipe = || Drive::Exited;
+    let mut relayed = false;
     match tokio::time::timeout_at(deadline, proc.send(frame::TAG_CALL, call_frame)).await {
         Ok(Ok(())) => {}
-        Ok(Err(_)) => return broken_pipe(),
+        Ok(Err(_)) => return Drive::Exited { relayed },
         Err(_) => return timeout(),
     }
     let max_output = host.opts.max_output_bytes;
@@ -624,7 +717,7 @@ async fn drive(
             biased;
             f = proc.frames.recv() => {
                 let f = match f {
-                    None => return Drive::Exited,
+                    None => return Drive::Exited { relayed },
                     Some(Err(FrameError::TooLarge { len, max })) => {
                         return Drive::Done(End::Reply(host_to_node::Msg::Error(error(
                             ErrorKind::OutputLimit,
@@ -657,6 +750,7 @@ async fn drive(
                         return Drive::Done(End::Reply(m));
                     }
                     Ok(m) => {
+                        relayed = true;
                         if tx.send(host_msg(m)).await.is_err() {
                             return Drive::Done(End::Silent);
                         }
@@ -694,7 +788,7 @@ async fn drive(
                 };
                 match tokio::time::timeout_at(deadline, proc.send(reply.0, &reply.1)).await {
                     Ok(Ok(())) => {}
-                    Ok(Err(_)) => return broken_pipe(),
+                    Ok(Err(_)) => return Drive::Exited { relayed },
                     Err(_) => return timeout(),
                 }
             }

@@ -35,8 +35,13 @@ pub struct Limits {
     pub memory_bytes: u64,
     /// `RLIMIT_NPROC` of the contract uid.
     pub processes: u32,
-    /// `RLIMIT_CPU` of a contract process (a backstop behind `call_time_ms`).
+    /// `RLIMIT_CPU` of a contract process (a backstop behind `call_time_ms`). A persistent
+    /// process is replaced once it has used half of it.
     pub cpu_seconds: u32,
+    /// Calls one contract process may serve for a contract deployed with persistent processes
+    /// before the host replaces it; 0 runs every call in a fresh process whatever the contract
+    /// was deployed with.
+    pub persistent_process_calls: u32,
     /// Largest binary accepted at deploy and by hosts (default 3 MiB: a deploy must fit a request
     /// body hex-encoded, and a Raft entry twice, as the transaction and as stored code).
     pub binary_bytes: u64,
@@ -64,6 +69,7 @@ impl Default for Limits {
             memory_bytes: 256 << 20,
             processes: 32,
             cpu_seconds: 10,
+            persistent_process_calls: 1_000,
             binary_bytes: 3 << 20,
             contract_uid: 65_534,
             contract_gid: 65_534,

@@ -1,7 +1,8 @@
 //! Native contracts, node side: run a contract binary in a sandbox as one call of the chain.
 //!
 //! A native contract is a static x86-64 Linux executable stored by its keccak256 hash; its
-//! account's code is the marker [`native_code`] (`0xEF 0x52 0x4E` + hash). A call runs the binary
+//! account's code is the marker [`native_code`] (`0xEF 0x52 0x4E` + hash, or `0xEF 0x52 0x50` for a
+//! contract deployed with persistent processes, [`ProcessMode`]). A call runs the binary
 //! in a sandbox ([`sandbox`]: gVisor, or a plain process for development) through the contract
 //! host daemon (`rampart-contract-host`, gRPC `proto/contract_host.proto`); the contract reads
 //! and writes storage, emits logs and calls other contracts through a [`StateHost`], and pays
@@ -68,8 +69,9 @@ pub use config::{BackendKind, Limits, NativeConfig, PoolConfig, RunscConfig};
 pub use error::NativeError;
 pub use gas::GasSchedule;
 pub use marker::{
-    NATIVE_BINARY_PREFIX, NATIVE_CODE_LEN, NATIVE_CODE_PREFIX, NATIVE_DEPLOYER, binary_holder,
-    native_code, parse_native_code,
+    DEPLOY_FLAG_PERSISTENT, DEPLOY_OPTIONS_PREFIX, DeployOptionsError, NATIVE_BINARY_PREFIX,
+    NATIVE_CODE_LEN, NATIVE_CODE_PREFIX, NATIVE_DEPLOYER, NATIVE_PERSISTENT_CODE_PREFIX,
+    NativeCode, ProcessMode, binary_holder, native_code, parse_deploy, parse_native_code,
 };
 pub use runtime::{BinaryLoader, NativeCall, NativeRuntime, StateAccess, Step};
 pub use validate::{BinaryError, validate_binary};

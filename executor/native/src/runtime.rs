@@ -23,7 +23,7 @@ use crate::gas::GasMeter;
 use crate::pb::{self, host_to_node, node_to_host};
 use crate::pool::{Checkout, Pool, Sandbox};
 use crate::sandbox::{GvisorBackend, HostClient, ProcessBackend, SandboxBackend};
-use crate::{BackendKind, NativeConfig, NativeError, validate_binary};
+use crate::{BackendKind, NativeCode, NativeConfig, NativeError, ProcessMode, validate_binary};
 
 /// Messages from the host buffered towards the caller's thread.
 const EVENT_QUEUE: usize = 64;
@@ -351,7 +351,7 @@ impl NativeRuntime {
     /// nested calls itself (tests, tools).
     pub fn call(
         &self,
-        code_hash: B256,
+        code: impl Into<NativeCode>,
         loader: &dyn BinaryLoader,
         ctx: CallContext,
         host: &mut dyn StateHost,
@@ -374,7 +374,7 @@ impl NativeRuntime {
                 self.host.log(a, t, d)
             }
         }
-        let mut call = self.start(code_hash, ctx.clone());
+        let mut call = self.start(code, ctx.clone());
         loop {
             let step = call.advance(&mut WithLoader {
                 loader,
@@ -394,10 +394,12 @@ impl NativeRuntime {
     }
 
     /// Begins a native call; nothing happens until [`NativeCall::advance`].
-    pub fn start(&self, code_hash: B256, ctx: CallContext) -> NativeCall<'_> {
+    pub fn start(&self, code: impl Into<NativeCode>, ctx: CallContext) -> NativeCall<'_> {
+        let code = code.into();
         NativeCall {
             rt: self,
-            code_hash,
+            code_hash: code.code_hash,
+            mode: code.mode,
             meter: GasMeter::new(ctx.gas_limit),
             ctx,
             stats: CallStats::default(),
@@ -411,7 +413,13 @@ impl NativeRuntime {
     }
 
     /// Sends the start of a call to a checked-out sandbox and starts pumping its answers.
-    fn begin(&self, sb: Sandbox, code_hash: B256, ctx: &CallContext) -> Result<Live, Box<Sandbox>> {
+    fn begin(
+        &self,
+        sb: Sandbox,
+        code_hash: B256,
+        mode: ProcessMode,
+        ctx: &CallContext,
+    ) -> Result<Live, Box<Sandbox>> {
         let Ok(handle) = self.handle() else {
             return Err(Box::new(sb));
         };
@@ -435,6 +443,10 @@ impl NativeRuntime {
                     is_static: ctx.is_static,
                 }),
                 time_limit_ms: limits.call_time_ms,
+                reuse_calls: match mode {
+                    ProcessMode::PerCall => 0,
+                    ProcessMode::Persistent => limits.persistent_process_calls,
+                },
             })),
         });
         let t0 = Instant::now();
@@ -502,6 +514,7 @@ pub enum Step {
 pub struct NativeCall<'r> {
     rt: &'r NativeRuntime,
     code_hash: B256,
+    mode: ProcessMode,
     ctx: CallContext,
     meter: GasMeter,
     stats: CallStats,
@@ -601,7 +614,7 @@ impl NativeCall<'_> {
                         return Step::Done(self.fail(kind, e.to_string()));
                     }
                 };
-                match self.rt.begin(sb, self.code_hash, &self.ctx) {
+                match self.rt.begin(sb, self.code_hash, self.mode, &self.ctx) {
                     Ok(live) => self.live = Some(live),
                     Err(sb) => {
                         self.rt.checkin(*sb, false);

@@ -10,7 +10,7 @@ use std::process::Command;
 use common::scenarios::{self, GAS, Hostile, Lang};
 use common::*;
 use rampart_native::BackendKind::Gvisor;
-use rampart_native::FailureKind;
+use rampart_native::{FailureKind, ProcessMode};
 
 #[test]
 fn rust_counter() {
@@ -45,7 +45,21 @@ fn nested_call() {
 #[test]
 fn hostile_contracts_are_contained() {
     if gvisor_enabled() {
-        scenarios::hostile_common(Gvisor, "g_hostile");
+        scenarios::hostile_common(Gvisor, "g_hostile", ProcessMode::PerCall);
+    }
+}
+
+#[test]
+fn hostile_contracts_are_contained_in_persistent_processes() {
+    if gvisor_enabled() {
+        scenarios::hostile_common(Gvisor, "g_hostile_persistent", ProcessMode::Persistent);
+    }
+}
+
+#[test]
+fn persistent_processes() {
+    if gvisor_enabled() {
+        scenarios::persistent_processes(Gvisor, "g_persistent");
     }
 }
 

@@ -4,6 +4,7 @@ mod common;
 
 use common::scenarios::{self, Lang};
 use rampart_native::BackendKind::Process;
+use rampart_native::ProcessMode;
 
 #[test]
 fn rust_counter() {
@@ -29,7 +30,17 @@ fn nested_call() {
 
 #[test]
 fn hostile_contracts_are_contained() {
-    scenarios::hostile_common(Process, "p_hostile");
+    scenarios::hostile_common(Process, "p_hostile", ProcessMode::PerCall);
+}
+
+#[test]
+fn hostile_contracts_are_contained_in_persistent_processes() {
+    scenarios::hostile_common(Process, "p_hostile_persistent", ProcessMode::Persistent);
+}
+
+#[test]
+fn persistent_processes() {
+    scenarios::persistent_processes(Process, "p_persistent");
 }
 
 #[test]

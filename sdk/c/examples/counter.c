@@ -21,9 +21,8 @@ static rampart_word bump(const rampart_call *c, const rampart_word *by) {
     return v;
 }
 
-int main(void) {
-    rampart_call c;
-    rampart_read_call(&c);
+static void handle(const rampart_call *call) {
+    const rampart_call c = *call;
     uint32_t s = rampart_selector(&c);
     if (s == sel("get()")) {
         rampart_word slot = rampart_word_from_u64(0), v = rampart_sload(&slot);
@@ -39,3 +38,5 @@ int main(void) {
     }
     rampart_revert_msg("counter: unknown function");
 }
+
+int main(void) { rampart_serve(handle); }

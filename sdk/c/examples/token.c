@@ -60,9 +60,8 @@ static _Noreturn void return_bool(int v) {
     rampart_return(w.b, 32);
 }
 
-int main(void) {
-    rampart_call c;
-    rampart_read_call(&c);
+static void handle(const rampart_call *call) {
+    const rampart_call c = *call;
     uint32_t s = rampart_selector(&c);
     if (s == sel("decimals()")) {
         rampart_word w = rampart_word_from_u64(18);
@@ -117,3 +116,5 @@ int main(void) {
     }
     rampart_revert_msg("token: unknown function");
 }
+
+int main(void) { rampart_serve(handle); }

@@ -1,10 +1,12 @@
 //! Write Rampart native contracts in Rust.
 //!
-//! A native contract is a static x86-64 Linux executable. The contract host starts it once per
-//! call; it reads the call, talks to the node through framed stdin/stdout
-//! (`proto/NATIVE_ABI.md`), and ends with a return or a revert. This crate is that protocol plus
-//! Solidity ABI helpers (`alloy-sol-types`), so a contract is callable exactly like a Solidity
-//! one.
+//! A native contract is a static x86-64 Linux executable. [`run`] serves its calls: it reads each
+//! call, runs the contract's function, which talks to the node through framed stdin/stdout
+//! (`proto/NATIVE_ABI.md`), and ends the call with a return or a revert. The host runs each call
+//! in a fresh process unless the contract was deployed with persistent processes, in which case
+//! one process may serve many calls: keep nothing you rely on in memory between calls. This
+//! crate is that protocol plus Solidity ABI helpers (`alloy-sol-types`), so a contract is
+//! callable exactly like a Solidity one.
 //!
 //! ```no_run
 //! use alloy_sol_types::{sol, SolCall};
@@ -73,19 +75,29 @@ impl Call {
 /// How a call ends: `Ok(return data)` or `Err(revert data)`.
 pub type Outcome = Result<Vec<u8>, Vec<u8>>;
 
-/// Reads the call, runs `f`, returns or reverts. Never returns.
-pub fn run(f: impl FnOnce(&Call) -> Outcome) -> ! {
-    let call = read_call();
-    finish(f(&call))
+/// Serves calls until the host closes stdin: reads each call, runs `f`, returns or reverts.
+/// Never returns.
+pub fn run(mut f: impl FnMut(&Call) -> Outcome) -> ! {
+    loop {
+        let Some(call) = next_call() else {
+            std::process::exit(0)
+        };
+        answer(f(&call));
+    }
 }
 
-/// Ends the call with `outcome` and exits the process.
+/// Ends the call with `outcome` and exits the process (one call per process, without [`run`]).
 pub fn finish(outcome: Outcome) -> ! {
+    answer(outcome);
+    std::process::exit(0)
+}
+
+/// Writes the call's return or revert.
+fn answer(outcome: Outcome) {
     match outcome {
         Ok(data) => frame::write(frame::TAG_RETURN, &[&data]),
         Err(data) => frame::write(frame::TAG_REVERT, &[&data]),
     }
-    std::process::exit(0)
 }
 
 /// Revert data for `require(false, message)`: Solidity's `Error(string)`.
@@ -94,14 +106,19 @@ pub fn revert_message(message: &str) -> Vec<u8> {
     alloy_sol_types::Revert::from(message).abi_encode()
 }
 
-/// Reads the CALL frame. Call once, first (done by [`run`]).
+/// Reads the CALL frame (one call per process, without [`run`]). Call once, first.
 pub fn read_call() -> Call {
-    let (tag, p) = frame::read();
+    next_call().unwrap_or_else(|| frame::die("stdin closed before the call"))
+}
+
+/// The next call, or `None` when the host closed stdin between calls.
+fn next_call() -> Option<Call> {
+    let (tag, p) = frame::read_or_eof()?;
     if tag != frame::TAG_CALL || p.len() < 145 {
         frame::die("the first frame is not a CALL");
     }
     let u64_at = |at: usize| u64::from_le_bytes(p[at..at + 8].try_into().unwrap_or([0; 8]));
-    Call {
+    Some(Call {
         caller: Address::from_slice(&p[0..20]),
         address: Address::from_slice(&p[20..40]),
         code_address: Address::from_slice(&p[40..60]),
@@ -113,7 +130,7 @@ pub fn read_call() -> Call {
         chain_id: u64_at(136),
         is_static: p[144] & 1 == 1,
         calldata: p[145..].to_vec(),
-    }
+    })
 }
 
 /// Emits a log with up to four topics.
@@ -201,9 +218,24 @@ pub mod frame {
 
     /// Reads one frame: (tag, payload).
     pub fn read() -> (u8, Vec<u8>) {
+        read_or_eof().unwrap_or_else(|| std::process::exit(1))
+    }
+
+    /// Reads one frame; `None` at a clean end of stdin (before a frame).
+    pub fn read_or_eof() -> Option<(u8, Vec<u8>)> {
         let mut input = std::io::stdin().lock();
         let mut header = [0u8; 5];
-        if input.read_exact(&mut header).is_err() {
+        let first = loop {
+            match input.read(&mut header) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => std::process::exit(1),
+            }
+        };
+        if first == 0 {
+            return None;
+        }
+        if input.read_exact(&mut header[first..]).is_err() {
             std::process::exit(1);
         }
         let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
@@ -211,7 +243,7 @@ pub mod frame {
         if input.read_exact(&mut payload).is_err() {
             std::process::exit(1);
         }
-        (header[4], payload)
+        Some((header[4], payload))
     }
 
     pub(crate) fn die(why: &str) -> ! {

@@ -80,12 +80,12 @@ impl<'a> TestHost<'a> {
     }
 
     /// Runs a call the way the EVM would run a frame: undo everything unless it succeeds.
-    pub fn run(&mut self, code_hash: B256, ctx: CallContext) -> CallOutcome {
+    pub fn run(&mut self, code: impl Into<NativeCode>, ctx: CallContext) -> CallOutcome {
         let storage = self.storage.clone();
         let logs = self.logs.len();
         let rt = self.runtime;
         let loader = self.loader;
-        let outcome = rt.call(code_hash, loader, ctx, self);
+        let outcome = rt.call(code, loader, ctx, self);
         if !outcome.is_success() {
             self.storage = storage;
             self.logs.truncate(logs);

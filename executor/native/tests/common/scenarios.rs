@@ -297,19 +297,35 @@ pub struct Hostile<'a> {
     pub rt: &'a NativeRuntime,
     pub bins: Binaries,
     pub code: B256,
+    /// How the calls run: the hostile contract is built on `rampart_serve`, so under
+    /// [`ProcessMode::Persistent`] each act runs in a process that served the calls before it.
+    pub mode: ProcessMode,
 }
 
 impl<'a> Hostile<'a> {
     pub fn new(rt: &'a NativeRuntime) -> Self {
+        Self::with_mode(rt, ProcessMode::PerCall)
+    }
+
+    pub fn with_mode(rt: &'a NativeRuntime, mode: ProcessMode) -> Self {
         let mut bins = Binaries::default();
         let code = bins.add(&artifacts().hostile);
-        Self { rt, bins, code }
+        Self {
+            rt,
+            bins,
+            code,
+            mode,
+        }
     }
 
     pub fn run(&self, calldata: &[u8], gas: u64) -> CallOutcome {
         let mut host = TestHost::new(self.rt, &self.bins);
         let started = std::time::Instant::now();
-        let o = host.run(self.code, ctx(addr(1), addr(0xbd), calldata.to_vec(), gas));
+        let code = NativeCode {
+            code_hash: self.code,
+            mode: self.mode,
+        };
+        let o = host.run(code, ctx(addr(1), addr(0xbd), calldata.to_vec(), gas));
         eprintln!(
             "hostile {:?}: {:?} in {:?}",
             calldata.first().map(|c| *c as char),
@@ -340,9 +356,15 @@ impl<'a> Hostile<'a> {
 }
 
 /// The hostile acts both backends contain (no isolation needed).
-pub fn hostile_common(backend: BackendKind, instance: &str) {
-    let rt = runtime(backend, instance, |c| c.limits.call_time_ms = 1_000);
-    let h = Hostile::new(&rt);
+pub fn hostile_common(backend: BackendKind, instance: &str, mode: ProcessMode) {
+    let rt = runtime(backend, instance, |c| {
+        c.limits.call_time_ms = 1_000;
+        // A quarter of the default: under gVisor's ptrace platform every page the memory hog
+        // touches is a slow fault, and 256 MiB of them came close to the 1 s wall clock on two
+        // loaded cores (the wall clock then ended the call before the memory limit did).
+        c.limits.memory_bytes = 64 << 20;
+    });
+    let h = Hostile::with_mode(&rt, mode);
     h.still_serves();
     // Spin: the wall-clock limit ends it, whatever gas it has; a failure uses all of it.
     h.expect(
@@ -361,7 +383,7 @@ pub fn hostile_common(backend: BackendKind, instance: &str) {
         b"m",
         1_000_000_000,
         FailureKind::MemoryLimit,
-        "memory limit of 256 MiB",
+        "memory limit of 64 MiB",
     );
     h.expect(
         b"o",
@@ -414,6 +436,74 @@ pub fn hostile_common(backend: BackendKind, instance: &str) {
     assert!(h.run(b"e", GAS).is_success());
     h.still_serves();
     h.still_serves();
+}
+
+/// What the calls of a contract deployed with persistent processes see, through the hostile
+/// contract's `p` act (calls its process has served, and its pid).
+pub fn persistent_processes(backend: BackendKind, instance: &str) {
+    let rt = runtime(backend, instance, |c| {
+        c.limits.persistent_process_calls = 4;
+        // One sandbox, so that every call meets the same host.
+        c.pool.max_per_contract = 1;
+    });
+    let h = Hostile::with_mode(&rt, ProcessMode::Persistent);
+    let per_call = Hostile::new(&rt);
+    let who = |h: &Hostile, calldata: &[u8]| -> (u64, u64, u64) {
+        let o = h.run(calldata, GAS);
+        assert!(o.is_success(), "{o:?}");
+        assert_eq!(o.output.len(), 64, "{o:?}");
+        let word = |i: usize| U256::from_be_slice(&o.output[32 * i..32 * i + 32]).to::<u64>();
+        (word(0), word(1), o.gas_used)
+    };
+
+    // Consecutive calls share one process, up to `persistent_process_calls`.
+    let (n, pid, gas) = who(&h, b"p");
+    assert_eq!(n, 1, "the first call starts a fresh process");
+    for expected in 2..=4 {
+        assert_eq!(
+            who(&h, b"p"),
+            (expected, pid, gas),
+            "same process, same gas"
+        );
+    }
+    let (n, pid2, _) = who(&h, b"p");
+    assert_eq!(n, 1, "a process that served its 4 calls is replaced");
+    assert_ne!(pid2, pid);
+
+    // A per-call run of the same binary never meets a process that served a call, and leaves
+    // the kept one alone.
+    let (n, pid3, per_call_gas) = who(&per_call, b"p");
+    assert_eq!(n, 1);
+    assert_ne!(pid3, pid2);
+    assert_eq!(per_call_gas, gas, "gas does not depend on the process mode");
+    assert_eq!(who(&h, b"p").0, 2);
+
+    // A revert keeps the process (a revert is an answer), ...
+    let o = h.run(b"c", GAS);
+    assert_eq!(o.status, CallStatus::Revert, "{o:?}");
+    assert_eq!(who(&h, b"p").0, 4);
+    // ... a failure does not: the next call runs in a fresh process.
+    assert_failed(
+        &h.run(&[b'g', 0], GAS),
+        FailureKind::Protocol,
+        "unknown tag",
+    );
+    let (n, pid4, _) = who(&h, b"p");
+    assert_eq!(n, 1);
+    assert_failed(&h.run(b"x", GAS), FailureKind::Crashed, "status 3");
+    let (n, pid5, _) = who(&h, b"p");
+    assert_eq!(n, 1);
+    assert_ne!(pid5, pid4);
+
+    // A contract that exits after each answer (one call per process) still works when deployed
+    // persistent: a kept process found gone is replaced before the call reaches it.
+    for _ in 0..3 {
+        let o = h.run(b"q", GAS);
+        assert!(o.is_success(), "{o:?}");
+        assert_eq!(&o.output[..], b"ok");
+        let (n, _, _) = who(&h, b"p");
+        assert_eq!(n, 1, "the process after one that exited is a fresh one");
+    }
 }
 
 /// Bad deploys: clear errors from `validate_binary`, and a call to a binary that cannot be loaded.

@@ -8,6 +8,10 @@
  *   c  call: bytes 1-20 target, rest input; returns success byte + output
  *   r  return "ok"
  *   i  the benchmark's round trip: read slot 0, write it + 1, return the new value
+ *   p  this process: calls it has served (word 0) and its pid (word 1); tells a persistent
+ *      process from a fresh one
+ *   q  return "ok" and exit (a contract that serves one call per process)
+ * Built on rampart_serve, so one process serves several calls when deployed persistent.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,9 +53,13 @@ static int try_connect(const char *ip, uint16_t port) {
     return e;
 }
 
-int main(void) {
-    rampart_call c;
-    rampart_read_call(&c);
+/* Calls this process has run (only a persistent process runs more than one). */
+static uint64_t calls_served;
+
+static void handle(const rampart_call *call) {
+    const rampart_call c = *call;
+    outn = 0;
+    calls_served++;
     uint8_t act = c.calldata_len ? c.calldata[0] : 'r';
     switch (act) {
     case 'f':
@@ -142,8 +150,17 @@ int main(void) {
         rampart_sstore(&k, &v);
         rampart_return(v.b, 32);
     }
+    case 'q':
+        rampart_write_frame(0x1E, "ok", 2);
+        _exit(0);
+    case 'p': {
+        rampart_word w[2] = {rampart_word_from_u64(calls_served), rampart_word_from_u64((uint64_t)getpid())};
+        rampart_return(w, sizeof w);
+    }
     default:
         rampart_return("ok", 2);
     }
     rampart_return(out, (uint32_t)outn);
 }
+
+int main(void) { rampart_serve(handle); }
