@@ -23,7 +23,10 @@ use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, sol};
 use common::{CHAIN, artifact_code, funded, header, input, key, median, sign};
 use rampart_evm::execute_block;
-use rampart_native::{BackendKind, NATIVE_DEPLOYER, NativeConfig, NativeRuntime};
+use rampart_native::{
+    BackendKind, DEPLOY_FLAG_PERSISTENT, DEPLOY_OPTIONS_PREFIX, NATIVE_DEPLOYER, NativeConfig,
+    NativeRuntime,
+};
 use rampart_primitives::{MemoryState, RecoveredTx};
 
 sol! {
@@ -68,6 +71,17 @@ struct World {
     sol_token: Address,
     native_counter: Address,
     native_token: Address,
+    /// The same binaries, deployed with persistent processes.
+    persistent_counter: Address,
+    persistent_token: Address,
+}
+
+/// Deploy data for `binary` with persistent processes.
+fn persistent(binary: &[u8]) -> Vec<u8> {
+    let mut data = DEPLOY_OPTIONS_PREFIX.to_vec();
+    data.push(DEPLOY_FLAG_PERSISTENT);
+    data.extend_from_slice(binary);
+    data
 }
 
 fn world(senders: u64, rt: &NativeRuntime) -> World {
@@ -102,14 +116,28 @@ fn world(senders: u64, rt: &NativeRuntime) -> World {
             &deployer,
             2,
             TxKind::Call(NATIVE_DEPLOYER),
-            c_counter,
+            c_counter.clone(),
             60_000_000,
         ),
         sign(
             &deployer,
             3,
             TxKind::Call(NATIVE_DEPLOYER),
-            c_token,
+            c_token.clone(),
+            60_000_000,
+        ),
+        sign(
+            &deployer,
+            4,
+            TxKind::Call(NATIVE_DEPLOYER),
+            persistent(&c_counter),
+            60_000_000,
+        ),
+        sign(
+            &deployer,
+            5,
+            TxKind::Call(NATIVE_DEPLOYER),
+            persistent(&c_token),
             60_000_000,
         ),
     ];
@@ -117,10 +145,11 @@ fn world(senders: u64, rt: &NativeRuntime) -> World {
     setup_block(&mut state, &mut number, &deploys, rt, "deploys");
     let (sol_counter, sol_token, native_counter, native_token) =
         (d.create(0), d.create(1), d.create(2), d.create(3));
-    // The deployer mints each sender's tokens on both tokens (it becomes their owner).
-    let mut nonce = 4;
+    let (persistent_counter, persistent_token) = (d.create(4), d.create(5));
+    // The deployer mints each sender's tokens on every token (it becomes their owner).
+    let mut nonce = 6;
     let mut mints = Vec::new();
-    for token in [sol_token, native_token] {
+    for token in [sol_token, native_token, persistent_token] {
         for s in &senders {
             let data = mintCall {
                 to: s.address(),
@@ -140,6 +169,8 @@ fn world(senders: u64, rt: &NativeRuntime) -> World {
         sol_token,
         native_counter,
         native_token,
+        persistent_counter,
+        persistent_token,
     }
 }
 
@@ -225,7 +256,19 @@ fn main() {
                 w.native_counter,
                 false,
             ),
+            (
+                "counter increment(), persistent process",
+                w.sol_counter,
+                w.persistent_counter,
+                false,
+            ),
             ("token transfer()", w.sol_token, w.native_token, true),
+            (
+                "token transfer(), persistent process",
+                w.sol_token,
+                w.persistent_token,
+                true,
+            ),
         ] {
             let sol_txs = block_txs(&w, sol, token);
             let nat_txs = block_txs(&w, native, token);

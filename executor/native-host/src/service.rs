@@ -31,7 +31,8 @@ use crate::pb::{
 /// Messages queued towards the node on one call stream.
 const OUT_QUEUE: usize = 64;
 /// Spare contract processes kept started per host: two, so that a call finds one ready while
-/// the spare used by the previous call is being replaced.
+/// the spare used by the previous call is being replaced. A kept persistent process counts as
+/// one of them.
 const SPARES: usize = 2;
 /// Delay before replacing a used spare while another is ready.
 const REFILL_DELAY: Duration = Duration::from_millis(5);
@@ -110,10 +111,23 @@ async fn serve(opts: ServeOptions) -> Result<(), String> {
         .serve_with_incoming(svc, tokio_stream::iter(vec![Ok::<_, std::io::Error>(io)]))
         .await
         .map_err(|e| format!("serve: {e}"))?;
-    let _ = closed_rx.await;
-    // The node is gone: stop every contract process (kill_on_drop) and exit.
-    host.spares.lock().await.clear();
-    host.take_warm_any();
+    // The node is gone, or stops this host (SIGTERM: the process backend's stop): kill every
+    // contract process and exit, so none outlives its host.
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = closed_rx => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = closed_rx.await;
+        }
+    }
+    let spares: Vec<ContractProc> = host.spares.lock().await.drain(..).collect();
+    for p in spares.into_iter().chain(host.take_warm_any()) {
+        let _ = p.kill(false).await;
+    }
     Ok(())
 }
 
@@ -202,6 +216,14 @@ impl Host {
             }
         }
         None
+    }
+
+    fn holds_warm(&self, code_hash: [u8; 32]) -> bool {
+        self.warm
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|p| p.code_hash == code_hash)
     }
 
     fn take_warm_any(&self) -> Option<ContractProc> {
@@ -321,7 +343,10 @@ impl Host {
             {
                 let mut spares = self.spares.lock().await;
                 spares.retain_mut(|p| p.code_hash == code_hash && p.is_alive());
-                if spares.len() + self.refilling.load(Ordering::SeqCst) >= SPARES {
+                // A kept persistent process counts as one: its contract's next call needs no
+                // spare, and the processes of the contract uid stay as few as in per-call mode.
+                let kept = usize::from(self.holds_warm(code_hash));
+                if spares.len() + kept + self.refilling.load(Ordering::SeqCst) >= SPARES {
                     return;
                 }
                 self.refilling.fetch_add(1, Ordering::SeqCst);

@@ -3,7 +3,10 @@
 //!   - warm call: call → one storage read → one storage write → return (a warm sandbox with a
 //!     started contract process), p50/p99, and its difference to the floor;
 //!   - back-to-back calls per second on one sandbox (each call needs a fresh process);
-//!   - cold start: a new sandbox up to "binary stored, first contract process started".
+//!   - cold start: a new sandbox up to "binary stored, first contract process started";
+//!   - the warm calls and back-to-back calls again for the same binary deployed with persistent
+//!     processes (one process serves consecutive calls), interleaved with the per-call ones on
+//!     the same runtime and sandboxes, so that both meet the same machine.
 //!
 //! cargo bench -p rampart-native --bench native_call [-- ITERATIONS]
 //! RAMPART_SKIP_GVISOR=1 skips gVisor (no root or runsc).
@@ -15,7 +18,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use rampart_native::{BackendKind, NativeRuntime};
+use rampart_native::{BackendKind, NativeCode, NativeRuntime, ProcessMode};
 
 fn pct(v: &mut [Duration], p: f64) -> Duration {
     v.sort();
@@ -26,6 +29,16 @@ fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
+const MODES: [ProcessMode; 2] = [ProcessMode::PerCall, ProcessMode::Persistent];
+
+/// Figures of one process mode.
+#[derive(Default)]
+struct Figures {
+    ret: Vec<Duration>,
+    call: Vec<Duration>,
+    per_s: f64,
+}
+
 fn bench(backend: BackendKind, iterations: usize, pace: Duration) {
     let name = format!("{backend:?}").to_lowercase();
     let rt: NativeRuntime = runtime(backend, &format!("bench_{name}"), |c| {
@@ -33,65 +46,77 @@ fn bench(backend: BackendKind, iterations: usize, pace: Duration) {
         c.pool.max_total = 16;
     });
     let mut bins = Binaries::default();
-    let code = bins.add(&artifacts().hostile);
+    let code_hash = bins.add(&artifacts().hostile);
+    let code = |mode| NativeCode { code_hash, mode };
 
     // Cold starts: each prewarm(n) starts exactly one more sandbox.
     let mut cold = Vec::new();
     for n in 1..=8 {
         let t = Instant::now();
-        rt.prewarm(code, &bins, n).unwrap();
+        rt.prewarm(code_hash, &bins, n).unwrap();
         cold.push(t.elapsed());
     }
 
     let mut host = TestHost::new(&rt, &bins);
-    let (mut floor, mut call, mut ret) = (Vec::new(), Vec::new(), Vec::new());
+    let mut floor = Vec::new();
+    let mut figures: [Figures; 2] = Default::default();
     for i in 0..iterations + 10 {
         std::thread::sleep(pace);
-        let f = rt.ping(code, &bins).unwrap();
-        std::thread::sleep(pace);
-        let t = Instant::now();
-        let o = host.run(code, ctx(addr(1), addr(2), b"r".to_vec(), 10_000_000));
-        let r = t.elapsed();
-        assert!(o.is_success(), "{o:?}");
-        std::thread::sleep(pace);
-        let t = Instant::now();
-        let o = host.run(code, ctx(addr(1), addr(2), b"i".to_vec(), 10_000_000));
-        let c = t.elapsed();
-        assert!(o.is_success(), "{o:?}");
-        assert_eq!((o.stats.state_reads, o.stats.state_writes), (1, 1));
+        let f = rt.ping(code_hash, &bins).unwrap();
         if i >= 10 {
             floor.push(f);
-            call.push(c);
-            ret.push(r);
+        }
+        for (mode, fig) in MODES.into_iter().zip(&mut figures) {
+            std::thread::sleep(pace);
+            let t = Instant::now();
+            let o = host.run(code(mode), ctx(addr(1), addr(2), b"r".to_vec(), 10_000_000));
+            let r = t.elapsed();
+            assert!(o.is_success(), "{o:?}");
+            std::thread::sleep(pace);
+            let t = Instant::now();
+            let o = host.run(code(mode), ctx(addr(1), addr(2), b"i".to_vec(), 10_000_000));
+            let c = t.elapsed();
+            assert!(o.is_success(), "{o:?}");
+            assert_eq!((o.stats.state_reads, o.stats.state_writes), (1, 1));
+            if i >= 10 {
+                fig.ret.push(r);
+                fig.call.push(c);
+            }
         }
     }
-    // Back to back, no pacing: bounded by starting a contract process per call.
-    let n = iterations.min(200);
-    let t = Instant::now();
-    for _ in 0..n {
-        assert!(
-            host.run(code, ctx(addr(1), addr(2), b"i".to_vec(), 10_000_000))
-                .is_success()
-        );
+    // Back to back, no pacing: per call, bounded by starting a contract process per call.
+    for (mode, fig) in MODES.into_iter().zip(&mut figures) {
+        let n = iterations.min(200);
+        let t = Instant::now();
+        for _ in 0..n {
+            let o = host.run(code(mode), ctx(addr(1), addr(2), b"i".to_vec(), 10_000_000));
+            assert!(o.is_success(), "{o:?}");
+        }
+        fig.per_s = n as f64 / t.elapsed().as_secs_f64();
     }
-    let per_s = n as f64 / t.elapsed().as_secs_f64();
 
     let (f50, f99) = (pct(&mut floor, 0.5), pct(&mut floor, 0.99));
-    let (c50, c99) = (pct(&mut call, 0.5), pct(&mut call, 0.99));
     let k50 = pct(&mut cold, 0.5);
-    let r50 = pct(&mut ret, 0.5);
-    println!(
-        "| {name} | {:.0} / {:.0} µs | {:.0} µs | {:.0} / {:.0} µs | **{:.0} µs** | {:.0} calls/s | {:.1} ms (max {:.1}) |",
-        us(f50),
-        us(f99),
-        us(r50),
-        us(c50),
-        us(c99),
-        us(c50) - us(f50),
-        per_s,
-        k50.as_secs_f64() * 1e3,
-        cold.iter().max().unwrap().as_secs_f64() * 1e3,
-    );
+    for (mode, fig) in MODES.into_iter().zip(&mut figures) {
+        let label = match mode {
+            ProcessMode::PerCall => name.clone(),
+            ProcessMode::Persistent => format!("{name}, persistent process"),
+        };
+        let (c50, c99) = (pct(&mut fig.call, 0.5), pct(&mut fig.call, 0.99));
+        let r50 = pct(&mut fig.ret, 0.5);
+        println!(
+            "| {label} | {:.0} / {:.0} µs | {:.0} µs | {:.0} / {:.0} µs | **{:.0} µs** | {:.0} calls/s | {:.1} ms (max {:.1}) |",
+            us(f50),
+            us(f99),
+            us(r50),
+            us(c50),
+            us(c99),
+            us(c50) - us(f50),
+            fig.per_s,
+            k50.as_secs_f64() * 1e3,
+            cold.iter().max().unwrap().as_secs_f64() * 1e3,
+        );
+    }
 }
 
 fn main() {

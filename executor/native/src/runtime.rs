@@ -454,7 +454,14 @@ impl NativeRuntime {
         // up on a host that did not.
         let deadline = tokio::time::Instant::from_std(t0)
             + Duration::from_millis(limits.call_time_ms + HOST_DEADLINE_SLACK_MS);
-        handle.spawn(pump(sb.started.client.clone(), req_rx, ev_tx, deadline));
+        let max_wait = Duration::from_millis(self.cfg.pool.start_timeout_ms);
+        handle.spawn(pump(
+            sb.started.client.clone(),
+            req_rx,
+            ev_tx,
+            deadline,
+            max_wait,
+        ));
         Ok(Live {
             sb,
             req_tx,
@@ -1006,12 +1013,16 @@ impl Drop for NativeRuntime {
     }
 }
 
-/// Moves the host's messages to the caller's thread and enforces the deadline.
+/// Moves the host's messages to the caller's thread and enforces the deadline. The host starts
+/// its wall clock only once a contract process has the call, so the time the host reports waiting
+/// for one (`ProcessStatus`) moves the deadline too, by at most `max_wait` in all: a host that
+/// never reports ready is given up on like one that never answers.
 async fn pump(
     mut client: HostClient,
     requests: mpsc::UnboundedReceiver<pb::NodeToHost>,
     events: mpsc::Sender<Event>,
-    deadline: tokio::time::Instant,
+    mut deadline: tokio::time::Instant,
+    max_wait: Duration,
 ) {
     let mut inbound = match client.call(UnboundedReceiverStream::new(requests)).await {
         Ok(r) => r.into_inner(),
@@ -1020,7 +1031,13 @@ async fn pump(
             return;
         }
     };
+    let mut waiting_since: Option<tokio::time::Instant> = None;
+    let mut waited = Duration::ZERO;
     loop {
+        let wake = match waiting_since {
+            Some(_) => deadline + max_wait.saturating_sub(waited),
+            None => deadline,
+        };
         let ev = tokio::select! {
             m = inbound.message() => match m {
                 Ok(Some(pb::HostToNode { msg: Some(m) })) => Event::Msg(m),
@@ -1028,8 +1045,20 @@ async fn pump(
                 Ok(None) => Event::Closed,
                 Err(s) => Event::Transport(s.message().to_owned()),
             },
-            () = tokio::time::sleep_until(deadline) => Event::Deadline,
+            () = tokio::time::sleep_until(wake) => Event::Deadline,
         };
+        if let Event::Msg(host_to_node::Msg::ProcessStatus(p)) = &ev {
+            let now = tokio::time::Instant::now();
+            match (p.ready, waiting_since.take()) {
+                (false, _) => waiting_since = Some(now),
+                (true, Some(since)) => {
+                    let moved = (now - since).min(max_wait.saturating_sub(waited));
+                    waited += moved;
+                    deadline += moved;
+                }
+                (true, None) => {}
+            }
+        }
         let last = !matches!(ev, Event::Msg(_));
         if events.send(ev).await.is_err() || last {
             return;

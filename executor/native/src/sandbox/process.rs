@@ -18,6 +18,9 @@ use super::{
 };
 use crate::{Limits, NativeConfig, NativeError};
 
+/// How long a stopped host may take to kill its contract processes and exit.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+
 #[derive(Debug)]
 pub struct ProcessBackend {
     host_binary: PathBuf,
@@ -117,8 +120,23 @@ impl SandboxBackend for ProcessBackend {
     fn stop(&self, sandbox: StartedSandbox) -> BoxFuture<'_, ()> {
         async move {
             if let Ok(mut r) = sandbox.resources.downcast::<ProcessResources>() {
-                let _ = r.child.start_kill();
-                let _ = r.child.wait().await;
+                // SIGTERM first: the host kills its contract processes (they live in their own
+                // process groups) and exits; SIGKILL would orphan them until they read the end
+                // of their stdin, and for that moment they count against the contract uid's
+                // process limit.
+                if let Some(pid) = r.child.id().and_then(|p| i32::try_from(p).ok()) {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGTERM,
+                    );
+                }
+                if tokio::time::timeout(STOP_GRACE, r.child.wait())
+                    .await
+                    .is_err()
+                {
+                    let _ = r.child.start_kill();
+                    let _ = r.child.wait().await;
+                }
             }
         }
         .boxed()
