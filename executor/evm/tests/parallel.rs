@@ -1474,19 +1474,48 @@ fn applied_states_are_identical() {
 /// and the counter ends at the number of successful increments.
 #[test]
 fn native_contracts_match_sequential() {
-    use rampart_native::{BackendKind, NATIVE_DEPLOYER, NativeConfig, NativeRuntime};
+    native_block_matches_sequential(false);
+}
+
+/// The same with the counter deployed with persistent processes: aborted and re-executed calls
+/// under Block-STM meet processes that served earlier calls, and nothing of that shows.
+#[test]
+fn persistent_native_contracts_match_sequential() {
+    native_block_matches_sequential(true);
+}
+
+fn native_block_matches_sequential(persistent: bool) {
+    use rampart_native::{
+        BackendKind, DEPLOY_FLAG_PERSISTENT, DEPLOY_OPTIONS_PREFIX, NATIVE_DEPLOYER, NativeConfig,
+        NativeRuntime, ProcessMode, native_code,
+    };
     let art = rampart_native::testing::artifacts();
-    let work = tempfile_dir("rampart-evm-native");
+    let work = tempfile_dir(if persistent {
+        "rampart-evm-native-p"
+    } else {
+        "rampart-evm-native"
+    });
     let mut cfg = NativeConfig::new(BackendKind::Process, art.host.clone());
     cfg.work_dir = work.clone();
-    cfg.instance = "evm_parallel".into();
+    cfg.instance = if persistent { "evm_par_p" } else { "evm_par" }.into();
     let rt = NativeRuntime::new(cfg).expect("native runtime");
     let bin = std::fs::read(&art.c_counter).expect("C counter");
+    let mode = if persistent {
+        ProcessMode::Persistent
+    } else {
+        ProcessMode::PerCall
+    };
+    let mut data = Vec::new();
+    if persistent {
+        data.extend_from_slice(&DEPLOY_OPTIONS_PREFIX);
+        data.push(DEPLOY_FLAG_PERSISTENT);
+    }
+    data.extend_from_slice(&bin);
 
     let mut world = World::new();
     let owner = key(0);
     let nonce = world.nonce(owner.address());
-    let deploy = call(&owner, nonce, NATIVE_DEPLOYER, bin.clone(), 40_000_000);
+    let deploy = call(&owner, nonce, NATIVE_DEPLOYER, data, 40_000_000);
     let txs = [deploy];
     let mut inp = input(&world.parent, &txs, BIG_GAS);
     inp.native = Some(&rt);
@@ -1495,6 +1524,16 @@ fn native_contracts_match_sequential() {
     assert!(out.block.receipts[0].success, "{:?}", out.block.receipts[0]);
     assert_eq!(out.block.receipts[0].contract_address, Some(counter));
     world.state.apply(&out.block.write_set);
+    let account = world
+        .state
+        .account(&counter)
+        .expect("account")
+        .expect("deployed");
+    assert_eq!(
+        world.state.code(&account.code_hash).expect("code"),
+        Some(native_code(alloy_primitives::keccak256(&bin), mode)),
+        "the marker records the process mode"
+    );
     world.parent = out.block.header.clone();
 
     let mut txs = Vec::new();
