@@ -120,6 +120,9 @@ pub struct BenchArgs {
     /// running rampart's target directory, as scripts/build-native.sh writes it].
     #[arg(long)]
     pub native_binary: Option<PathBuf>,
+    /// Deploy the native workload's contract with persistent processes.
+    #[arg(long)]
+    pub native_persistent: bool,
     /// Write the report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -175,6 +178,9 @@ impl BenchArgs {
         }
         if self.native_binary.is_some() {
             s.native_binary = self.native_binary.clone();
+        }
+        if self.native_persistent {
+            s.native_persistent = true;
         }
         match self.chain_id {
             Some(ChainIdArg::Auto) => s.chain_id = None,

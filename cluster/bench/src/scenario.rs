@@ -99,6 +99,9 @@ pub struct Scenario {
     /// in the target directory of the running `rampart` executable (where
     /// `scripts/build-native.sh` writes it), when that file exists.
     pub native_binary: Option<PathBuf>,
+    /// Deploy the `native` workload's contract with persistent processes (one contract process
+    /// serves a series of calls instead of one; docs/native-contracts.md). Default false.
+    pub native_persistent: bool,
 }
 
 impl Default for Scenario {
@@ -129,6 +132,7 @@ impl Default for Scenario {
             base_fee_multiplier: 2,
             metrics_url: None,
             native_binary: None,
+            native_persistent: false,
         }
     }
 }

@@ -372,8 +372,13 @@ fn read_native_binary(sc: &Scenario) -> Result<Bytes, BenchError> {
     Ok(bytes.into())
 }
 
+/// Deploy data prefix for a native contract with persistent processes: the options header
+/// `EF 52 4F` and the flags byte `01` (docs/native-contracts.md).
+const DEPLOY_PERSISTENT: [u8; 4] = [0xEF, 0x52, 0x4F, 0x01];
+
 /// Deploys a native contract from the funder: a transaction to [`NATIVE_DEPLOYER`] whose data
-/// is the binary; the contract's address is the funder's CREATE address for that nonce.
+/// is the binary (behind [`DEPLOY_PERSISTENT`] for persistent processes); the contract's
+/// address is the funder's CREATE address for that nonce.
 async fn deploy_native(
     rpc: &Rpc,
     f: &mut Funder<'_>,
@@ -455,7 +460,11 @@ pub async fn setup(
     let (workload, checkpoint, gas_limit): (Arc<dyn Workload>, Checkpoint, u64) = match sc.workload
     {
         WorkloadKind::Native => {
-            let binary = read_native_binary(sc)?;
+            let mut binary = read_native_binary(sc)?;
+            if sc.native_persistent {
+                binary = [&DEPLOY_PERSISTENT[..], &binary[..]].concat().into();
+                notes.push("the native token is deployed with persistent processes".into());
+            }
             let token = deploy_native(rpc, &mut f, binary, timeout, &mut notes).await?;
             contracts_deployed.push(("native token".to_string(), token));
             // The first minter becomes the token's owner: the funder mints the senders' tokens.

@@ -285,6 +285,16 @@ async fn native_is_refused_by_a_node_with_native_contracts_off() {
 /// contract process; the report's counts and chain check hold and the state agrees.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_token_transfers_on_a_node_with_native_contracts() {
+    native_token_transfers(false).await;
+}
+
+/// The same with the token deployed with persistent processes (`native_persistent`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persistent_native_token_transfers() {
+    native_token_transfers(true).await;
+}
+
+async fn native_token_transfers(persistent: bool) {
     let art = rampart_native::testing::artifacts();
     let dev = Dev::start_with(|c, dir| {
         c.native.backend = NativeBackend::Process;
@@ -294,6 +304,7 @@ async fn native_token_transfers_on_a_node_with_native_contracts() {
     .await;
     let mut sc = scenario(&dev.url(), WorkloadKind::Native);
     sc.native_binary = Some(art.c_token.clone());
+    sc.native_persistent = persistent;
     sc.txs = Some(40);
     sc.warmup_txs = 6;
     let r = rampart_bench::run(&sc, RunOptions::default())
@@ -307,11 +318,12 @@ async fn native_token_transfers_on_a_node_with_native_contracts() {
     let (name, token) = r.contracts[0].clone();
     assert_eq!(name, "native token");
     let code = dev.node.backend.code(&token, dev.head()).expect("code");
-    assert_eq!(
-        &code[..3],
-        &[0xef, 0x52, 0x4e],
-        "a native code marker: {code}"
-    );
+    let marker: [u8; 3] = if persistent {
+        [0xef, 0x52, 0x50]
+    } else {
+        [0xef, 0x52, 0x4e]
+    };
+    assert_eq!(&code[..3], &marker, "a native code marker: {code}");
     // Tokens sent = committed transfers (warm-up included), read from the node's state: the hot
     // account's balance slot (Solidity layout: keccak(key . 0)) holds one per hot transfer.
     let hot = rampart_bench::workload::hot_accounts(1)[0];
