@@ -22,13 +22,40 @@ static void write_all(const void *p, size_t n) {
     }
 }
 
+/* Input from the host, read ahead: a frame usually arrives in one read (the host writes each
+ * frame at once), so a frame costs one system call, not two (header, then payload) — under
+ * gVisor's ptrace platform every system call is a round trip through the sentry. */
+static uint8_t inbuf[16384];
+static size_t in_pos, in_len;
+
+/* Reads what is available into inbuf; returns the bytes read (0 at the end of stdin). */
+static size_t fill(void) {
+    ssize_t r = read(0, inbuf, sizeof inbuf);
+    if (r < 0) _exit(1);
+    in_pos = 0;
+    in_len = (size_t)r;
+    return in_len;
+}
+
 static void read_all(void *p, size_t n) {
     uint8_t *b = p;
     while (n > 0) {
-        ssize_t r = read(0, b, n);
-        if (r <= 0) _exit(1);
-        b += r;
-        n -= (size_t)r;
+        if (in_pos == in_len) {
+            if (n >= sizeof inbuf) {
+                /* Large payloads go straight into their buffer. */
+                ssize_t r = read(0, b, n);
+                if (r <= 0) _exit(1);
+                b += r;
+                n -= (size_t)r;
+                continue;
+            }
+            if (fill() == 0) _exit(1);
+        }
+        size_t take = in_len - in_pos < n ? in_len - in_pos : n;
+        memcpy(b, inbuf + in_pos, take);
+        in_pos += take;
+        b += take;
+        n -= take;
     }
 }
 
@@ -56,10 +83,8 @@ void rampart_write_frame(uint8_t tag, const void *payload, uint32_t len) {
  * status `eof_status`. */
 static uint8_t read_frame_or_exit(uint8_t **payload, uint32_t *len, int eof_status) {
     uint8_t h[5];
-    ssize_t first = read(0, h, 5);
-    if (first == 0) _exit(eof_status);
-    if (first < 0) _exit(1);
-    read_all(h + first, 5 - (size_t)first);
+    if (in_pos == in_len && fill() == 0) _exit(eof_status);
+    read_all(h, 5);
     *len = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
     *payload = malloc(*len ? *len : 1);
     if (!*payload) _exit(1);

@@ -676,9 +676,12 @@ async fn run_call(
                 End::Reply(host_to_node::Msg::Ret(_) | host_to_node::Msg::Revert(_))
             );
             // Answer first (the contract has nothing left to talk to), then kill it: reaping
-            // waits for SIGCHLD, which is not worth a round trip's latency.
+            // waits for SIGCHLD, which is not worth a round trip's latency. The send only queues
+            // the answer; yielding lets the connection's task (same thread) write it out before
+            // the bookkeeping below runs.
             if let End::Reply(m) = end {
                 let _ = tx.send(host_msg(m)).await;
+                tokio::task::yield_now().await;
             }
             if answered && reuse > 0 {
                 host.keep_warm(proc, reuse).await;
