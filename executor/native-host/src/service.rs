@@ -635,19 +635,24 @@ async fn run_call(
     }
     let limit_ms = start.time_limit_ms.max(1);
     let deadline = Instant::now() + Duration::from_millis(limit_ms);
-    let mut end = drive(
-        &host,
-        &mut proc,
-        &call_frame,
-        &mut inbound,
-        &tx,
-        deadline,
-        limit_ms,
-    )
-    .await;
-    if reused && matches!(end, Drive::Exited { relayed: false }) {
+    let mut may_retry = reused;
+    let end = loop {
+        let end = drive(
+            &host,
+            &mut proc,
+            &call_frame,
+            &mut inbound,
+            &tx,
+            deadline,
+            limit_ms,
+        )
+        .await;
+        if !(may_retry && matches!(end, Drive::Exited { relayed: false })) {
+            break end;
+        }
         // The kept process ended before it said anything (its SDK exits after one call, or it
         // died while idle). Nothing reached the node: run the call once more, in a fresh process.
+        may_retry = false;
         let _ = proc.kill(true).await;
         let _ = tx.send(status(false)).await;
         proc = match host.take_process(code_hash).await {
@@ -658,17 +663,7 @@ async fn run_call(
             }
         };
         let _ = tx.send(status(true)).await;
-        end = drive(
-            &host,
-            &mut proc,
-            &call_frame,
-            &mut inbound,
-            &tx,
-            deadline,
-            limit_ms,
-        )
-        .await;
-    }
+    };
     match end {
         Drive::Done(end) => {
             let answered = matches!(
