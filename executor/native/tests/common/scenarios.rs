@@ -504,6 +504,21 @@ pub fn persistent_processes(backend: BackendKind, instance: &str) {
         let (n, _, _) = who(&h, b"p");
         assert_eq!(n, 1, "the process after one that exited is a fresh one");
     }
+
+    // A kept process killed from outside between calls (only the process backend shares our
+    // pid namespace): the next call runs in a fresh one and succeeds.
+    if backend == BackendKind::Process {
+        let (n, pid, _) = who(&h, b"p");
+        assert_eq!(n, 2);
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        let (n, pid2, _) = who(&h, b"p");
+        assert_eq!(n, 1);
+        assert_ne!(pid2, pid);
+    }
 }
 
 /// Bad deploys: clear errors from `validate_binary`, and a call to a binary that cannot be loaded.
