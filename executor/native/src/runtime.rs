@@ -396,8 +396,18 @@ impl NativeRuntime {
     /// Begins a native call; nothing happens until [`NativeCall::advance`].
     pub fn start(&self, code: impl Into<NativeCode>, ctx: CallContext) -> NativeCall<'_> {
         let code = code.into();
+        use tracing::field::Empty;
+        // A child of whatever span runs the EVM (`executor.execute_block`), so that an auditor
+        // sees each native call of a block, where it ran and how it ended. Telemetry only.
+        let span = tracing::info_span!(target: "rampart::native", "native.call",
+            contract = %ctx.address, code_address = %ctx.code_address,
+            code_hash = %code.code_hash, mode = ?code.mode, gas_limit = ctx.gas_limit,
+            sandbox = Empty, status = Empty, gas_used = Empty, state_reads = Empty,
+            state_writes = Empty, logs = Empty, nested_calls = Empty, exec_us = Empty,
+            host_us = Empty);
         NativeCall {
             rt: self,
+            span,
             code_hash: code.code_hash,
             mode: code.mode,
             meter: GasMeter::new(ctx.gas_limit),
@@ -520,6 +530,8 @@ pub enum Step {
 /// Dropping an unfinished call aborts it and replaces its sandbox.
 pub struct NativeCall<'r> {
     rt: &'r NativeRuntime,
+    /// `native.call`: open from `start` until the call is dropped.
+    span: tracing::Span,
     code_hash: B256,
     mode: ProcessMode,
     ctx: CallContext,
@@ -583,6 +595,28 @@ impl NativeCall<'_> {
 
     /// Runs the call until it needs a nested call or ends.
     pub fn advance(&mut self, state: &mut dyn StateAccess) -> Step {
+        let span = self.span.clone();
+        let _entered = span.enter();
+        let step = self.step(state);
+        if let Step::Done(o) = &step {
+            let status = match &o.status {
+                CallStatus::Success => "success".to_owned(),
+                CallStatus::Revert => "revert".to_owned(),
+                CallStatus::Failed(f) => format!("failed: {f}"),
+            };
+            span.record("status", status.as_str());
+            span.record("gas_used", o.gas_used);
+            span.record("state_reads", o.stats.state_reads);
+            span.record("state_writes", o.stats.state_writes);
+            span.record("logs", o.stats.logs);
+            span.record("nested_calls", o.stats.nested_calls);
+            span.record("exec_us", o.stats.exec_time_us);
+            span.record("host_us", o.stats.host_time_us);
+        }
+        step
+    }
+
+    fn step(&mut self, state: &mut dyn StateAccess) -> Step {
         if !self.charged_base {
             self.charged_base = true;
             let base = self.rt.cfg.gas.call_base + self.rt.cfg.gas.data(self.ctx.calldata.len());
@@ -622,7 +656,10 @@ impl NativeCall<'_> {
                     }
                 };
                 match self.rt.begin(sb, self.code_hash, self.mode, &self.ctx) {
-                    Ok(live) => self.live = Some(live),
+                    Ok(live) => {
+                        self.span.record("sandbox", live.sb.started.id.as_str());
+                        self.live = Some(live);
+                    }
                     Err(sb) => {
                         self.rt.checkin(*sb, false);
                         return Step::Done(self.fail(FailureKind::Sandbox, "runtime shut down"));

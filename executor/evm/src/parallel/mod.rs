@@ -327,7 +327,18 @@ fn block_stm<'a, R: StateReader + Sync>(
     let threads = threads.min(n).max(1);
     let sealed = std::thread::scope(|s| {
         let sealer = s.spawn(move || run_sealer(from_committer, n));
-        let workers: Vec<_> = (1..threads).map(|_| s.spawn(|| worker(&shared))).collect();
+        // Workers run inside the caller's span (`executor.execute_block`), so the spans of
+        // what they run (native calls) land in the block's trace. Telemetry only.
+        let parent = tracing::Span::current();
+        let workers: Vec<_> = (1..threads)
+            .map(|_| {
+                let (parent, shared) = (parent.clone(), &shared);
+                s.spawn(move || {
+                    let _entered = parent.enter();
+                    worker(shared)
+                })
+            })
+            .collect();
         worker(&shared);
         for w in workers {
             if let Err(panic) = w.join() {
