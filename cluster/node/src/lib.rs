@@ -104,6 +104,9 @@ impl Node {
         });
         info!(target: "rampart::node", parallel = use_parallel, threads, "executor configured");
         let native = config.native.start(data_dir).await?;
+        if let Some(rt) = &native {
+            let _ = metrics.native.set(rt.stats());
+        }
         let executor = Arc::new(
             executor_actor::ExecutorHandle::start(
                 store.clone(),

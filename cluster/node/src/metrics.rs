@@ -81,6 +81,8 @@ pub struct Metrics {
     pub block_build_seconds: Histogram,
     pub block_execute_seconds: Histogram,
     pub block_commit_seconds: Histogram,
+    /// The native runtime's counters, when native contracts are on.
+    pub native: std::sync::OnceLock<Arc<rampart_native::RuntimeStats>>,
 }
 
 impl Metrics {
@@ -236,6 +238,33 @@ impl Metrics {
             "Time of the atomic RocksDB write of one block.",
             &mut out,
         );
+        if let Some(n) = self.native.get() {
+            let name = "rampart_native_calls_total";
+            let _ = writeln!(
+                out,
+                "# HELP {name} Native contract calls that ended, by status (an aborted and \
+                 re-executed Block-STM incarnation counts too).\n# TYPE {name} counter"
+            );
+            for (status, v) in [
+                ("success", &n.calls_success_total),
+                ("revert", &n.calls_revert_total),
+                ("failed", &n.calls_failed_total),
+            ] {
+                let _ = writeln!(out, "{name}{{status=\"{status}\"}} {}", v.load(Relaxed));
+            }
+            counter(
+                &mut out,
+                "rampart_native_sandboxes_started_total",
+                "Sandboxes started for native contracts (cold starts).",
+                &n.sandboxes_started_total,
+            );
+            counter(
+                &mut out,
+                "rampart_native_sandboxes_replaced_total",
+                "Sandboxes replaced after their contract host failed or stopped answering.",
+                &n.sandboxes_replaced_total,
+            );
+        }
         out
     }
 }
@@ -315,5 +344,24 @@ mod tests {
         assert!(text.contains("rampart_block_execute_seconds_bucket{le=\"0.0025\"} 0"));
         assert!(text.contains("rampart_block_execute_seconds_bucket{le=\"0.005\"} 1"));
         assert!(text.contains("rampart_block_execute_seconds_count 1"));
+        assert!(
+            !text.contains("rampart_native"),
+            "no native counters while native is off"
+        );
+
+        let native = Arc::new(rampart_native::RuntimeStats::default());
+        native.calls_success_total.fetch_add(5, Relaxed);
+        native.calls_failed_total.fetch_add(2, Relaxed);
+        native.sandboxes_started_total.fetch_add(1, Relaxed);
+        assert!(m.native.set(native).is_ok(), "set once");
+        let text = m.render();
+        assert!(
+            text.contains("rampart_native_calls_total{status=\"success\"} 5\n"),
+            "{text}"
+        );
+        assert!(text.contains("rampart_native_calls_total{status=\"revert\"} 0\n"));
+        assert!(text.contains("rampart_native_calls_total{status=\"failed\"} 2\n"));
+        assert!(text.contains("rampart_native_sandboxes_started_total 1\n"));
+        assert!(text.contains("rampart_native_sandboxes_replaced_total 0\n"));
     }
 }

@@ -73,5 +73,5 @@ pub use marker::{
     NATIVE_CODE_LEN, NATIVE_CODE_PREFIX, NATIVE_DEPLOYER, NATIVE_PERSISTENT_CODE_PREFIX,
     NativeCode, ProcessMode, binary_holder, native_code, parse_deploy, parse_native_code,
 };
-pub use runtime::{BinaryLoader, NativeCall, NativeRuntime, StateAccess, Step};
+pub use runtime::{BinaryLoader, NativeCall, NativeRuntime, RuntimeStats, StateAccess, Step};
 pub use validate::{BinaryError, validate_binary};

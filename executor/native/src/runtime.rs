@@ -45,9 +45,24 @@ where
     }
 }
 
+/// What a runtime has done since it started, for the node's metrics. Counters only: nothing
+/// here reaches consensus.
+#[derive(Debug, Default)]
+pub struct RuntimeStats {
+    /// Native calls that ended, by status.
+    pub calls_success_total: AtomicU64,
+    pub calls_revert_total: AtomicU64,
+    pub calls_failed_total: AtomicU64,
+    /// Sandboxes started (cold starts) and sandboxes replaced after a failure (a host that died
+    /// or stopped answering).
+    pub sandboxes_started_total: AtomicU64,
+    pub sandboxes_replaced_total: AtomicU64,
+}
+
 /// Runs native contract calls. One per node; cheap to share (`&self` everywhere).
 pub struct NativeRuntime {
     rt: Option<tokio::runtime::Runtime>,
+    stats: Arc<RuntimeStats>,
     backend: Arc<dyn SandboxBackend>,
     pool: Pool,
     cfg: NativeConfig,
@@ -127,6 +142,7 @@ impl NativeRuntime {
             .map_err(|e| NativeError::io("start the native runtime's tokio runtime", e))?;
         let this = Self {
             rt: Some(rt),
+            stats: Arc::default(),
             backend,
             pool: Pool::new(cfg.pool.clone()),
             cfg,
@@ -141,6 +157,11 @@ impl NativeRuntime {
 
     pub fn backend_name(&self) -> &'static str {
         self.backend.name()
+    }
+
+    /// Counters of this runtime's calls and sandboxes (shared: the node's metrics read them).
+    pub fn stats(&self) -> Arc<RuntimeStats> {
+        self.stats.clone()
     }
 
     pub fn config(&self) -> &NativeConfig {
@@ -210,6 +231,9 @@ impl NativeRuntime {
         })??;
         tracing::debug!(target: "native::runtime", sandbox = %sb.id, %code_hash,
             start_ms = started.elapsed().as_millis() as u64, "sandbox started");
+        self.stats
+            .sandboxes_started_total
+            .fetch_add(1, Ordering::Relaxed);
         Ok(Sandbox {
             started: sb,
             code_hash,
@@ -248,6 +272,9 @@ impl NativeRuntime {
             }
         } else {
             tracing::info!(target: "native::runtime", sandbox = %sb.started.id, "replacing a failed sandbox");
+            self.stats
+                .sandboxes_replaced_total
+                .fetch_add(1, Ordering::Relaxed);
             self.pool.release(sb.code_hash);
             self.stop_later(sb);
         }
@@ -599,11 +626,13 @@ impl NativeCall<'_> {
         let _entered = span.enter();
         let step = self.step(state);
         if let Step::Done(o) = &step {
-            let status = match &o.status {
-                CallStatus::Success => "success".to_owned(),
-                CallStatus::Revert => "revert".to_owned(),
-                CallStatus::Failed(f) => format!("failed: {f}"),
+            let stats = &self.rt.stats;
+            let (status, counter) = match &o.status {
+                CallStatus::Success => ("success".to_owned(), &stats.calls_success_total),
+                CallStatus::Revert => ("revert".to_owned(), &stats.calls_revert_total),
+                CallStatus::Failed(f) => (format!("failed: {f}"), &stats.calls_failed_total),
             };
+            counter.fetch_add(1, Ordering::Relaxed);
             span.record("status", status.as_str());
             span.record("gas_used", o.gas_used);
             span.record("state_reads", o.stats.state_reads);

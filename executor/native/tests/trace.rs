@@ -1,5 +1,6 @@
 //! Telemetry: every native call is a `native.call` span naming the contract, the binary, the
-//! process mode and the sandbox, with how the call ended (status, gas, state accesses, times).
+//! process mode and the sandbox, with how the call ended (status, gas, state accesses, times),
+//! and is counted in the runtime's statistics (the node's metrics).
 
 #![allow(clippy::unwrap_used)]
 
@@ -103,4 +104,13 @@ fn every_native_call_is_a_span_with_its_outcome() {
         "{bad:?}"
     );
     assert_eq!(bad["gas_used"], GAS.to_string(), "a failure uses all gas");
+
+    // The same two calls in the runtime's counters (the node's metrics).
+    let stats = rt.stats();
+    let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(get(&stats.calls_success_total), 1);
+    assert_eq!(get(&stats.calls_revert_total), 0);
+    assert_eq!(get(&stats.calls_failed_total), 1);
+    assert!(get(&stats.sandboxes_started_total) >= 1);
+    assert_eq!(get(&stats.sandboxes_replaced_total), 0);
 }
