@@ -279,9 +279,8 @@ fn comm(stat: &str) -> Option<String> {
 
 /// User + system CPU seconds in a /proc/<pid>/stat line (fields 14 and 15, in clock ticks).
 fn cpu_seconds(stat: &str) -> Option<f64> {
-    let rest = stat.get(stat.rfind(')')? + 1..)?;
     // Fields after "comm": state is field 3, so utime (14) and stime (15) are at 11 and 12.
-    let mut fields = rest.split_whitespace().skip(11);
+    let mut fields = after_comm(stat)?.split_whitespace().skip(11);
     let utime: u64 = fields.next()?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
     let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
@@ -294,8 +293,10 @@ fn cpu_seconds(stat: &str) -> Option<f64> {
 
 /// The state letter in a /proc/<pid>/stat line.
 fn state(stat: &str) -> Option<char> {
-    stat.get(stat.rfind(')')? + 1..)?
-        .trim_start()
-        .chars()
-        .next()
+    after_comm(stat)?.trim_start().chars().next()
+}
+
+/// A /proc/<pid>/stat line after "pid (comm)" (the command name may contain spaces and ')').
+fn after_comm(stat: &str) -> Option<&str> {
+    stat.get(stat.rfind(')')? + 1..)
 }

@@ -435,8 +435,7 @@ impl NativeRuntime {
         NativeCall {
             rt: self,
             span,
-            code_hash: code.code_hash,
-            mode: code.mode,
+            code,
             meter: GasMeter::new(ctx.gas_limit),
             ctx,
             stats: CallStats::default(),
@@ -453,8 +452,7 @@ impl NativeRuntime {
     fn begin(
         &self,
         sb: Sandbox,
-        code_hash: B256,
-        mode: ProcessMode,
+        code: NativeCode,
         ctx: &CallContext,
     ) -> Result<Live, Box<Sandbox>> {
         let Ok(handle) = self.handle() else {
@@ -465,7 +463,7 @@ impl NativeRuntime {
         let (ev_tx, ev_rx) = mpsc::channel::<Event>(EVENT_QUEUE);
         let _ = req_tx.send(pb::NodeToHost {
             msg: Some(node_to_host::Msg::Start(pb::StartCall {
-                code_hash: code_hash.to_vec(),
+                code_hash: code.code_hash.to_vec(),
                 context: Some(pb::CallContext {
                     caller: ctx.caller.to_vec(),
                     address: ctx.address.to_vec(),
@@ -480,7 +478,7 @@ impl NativeRuntime {
                     is_static: ctx.is_static,
                 }),
                 time_limit_ms: limits.call_time_ms,
-                reuse_calls: match mode {
+                reuse_calls: match code.mode {
                     ProcessMode::PerCall => 0,
                     ProcessMode::Persistent => limits.persistent_process_calls,
                 },
@@ -559,8 +557,7 @@ pub struct NativeCall<'r> {
     rt: &'r NativeRuntime,
     /// `native.call`: open from `start` until the call is dropped.
     span: tracing::Span,
-    code_hash: B256,
-    mode: ProcessMode,
+    code: NativeCode,
     ctx: CallContext,
     meter: GasMeter,
     stats: CallStats,
@@ -578,7 +575,7 @@ pub struct NativeCall<'r> {
 impl std::fmt::Debug for NativeCall<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NativeCall")
-            .field("code_hash", &self.code_hash)
+            .field("code", &self.code)
             .field("address", &self.ctx.address)
             .field("gas_used", &self.meter.charged())
             .finish_non_exhaustive()
@@ -670,7 +667,7 @@ impl NativeCall<'_> {
                 self.attempts_left -= 1;
                 let sb = match self
                     .rt
-                    .checkout(self.code_hash, &mut |h| state.load_binary(h))
+                    .checkout(self.code.code_hash, &mut |h| state.load_binary(h))
                 {
                     Ok(sb) => sb,
                     Err(e) => {
@@ -684,7 +681,7 @@ impl NativeCall<'_> {
                         return Step::Done(self.fail(kind, e.to_string()));
                     }
                 };
-                match self.rt.begin(sb, self.code_hash, self.mode, &self.ctx) {
+                match self.rt.begin(sb, self.code, &self.ctx) {
                     Ok(live) => {
                         self.span.record("sandbox", live.sb.started.id.as_str());
                         self.live = Some(live);

@@ -21,6 +21,13 @@ use crate::{Limits, NativeConfig, NativeError};
 /// How long a stopped host may take to kill its contract processes and exit.
 const STOP_GRACE: Duration = Duration::from_secs(1);
 
+/// Sends `sig` to a host process that has not been reaped yet.
+fn signal(child: &Child, sig: nix::sys::signal::Signal) {
+    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+    }
+}
+
 #[derive(Debug)]
 pub struct ProcessBackend {
     host_binary: PathBuf,
@@ -124,12 +131,7 @@ impl SandboxBackend for ProcessBackend {
                 // process groups) and exits; SIGKILL would orphan them until they read the end
                 // of their stdin, and for that moment they count against the contract uid's
                 // process limit.
-                if let Some(pid) = r.child.id().and_then(|p| i32::try_from(p).ok()) {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::Signal::SIGTERM,
-                    );
-                }
+                signal(&r.child, nix::sys::signal::Signal::SIGTERM);
                 if tokio::time::timeout(STOP_GRACE, r.child.wait())
                     .await
                     .is_err()
@@ -158,13 +160,8 @@ impl SandboxBackend for ProcessBackend {
 
     fn kill_host<'a>(&'a self, sandbox: &'a StartedSandbox) -> BoxFuture<'a, ()> {
         async move {
-            if let Some(r) = sandbox.resources.downcast_ref::<ProcessResources>()
-                && let Some(pid) = r.child.id().and_then(|p| i32::try_from(p).ok())
-            {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
+            if let Some(r) = sandbox.resources.downcast_ref::<ProcessResources>() {
+                signal(&r.child, nix::sys::signal::Signal::SIGKILL);
             }
         }
         .boxed()
