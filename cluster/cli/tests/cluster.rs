@@ -33,11 +33,9 @@ const DEV: [&str; 4] = [
     "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
 ];
 
+/// A port no concurrently running test can take before the node binds it.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    rampart_testkit::ports::port()
 }
 
 struct Member {
@@ -339,9 +337,22 @@ async fn agreed_leader(urls: &[String]) -> Option<u64> {
 }
 
 /// The id of the leader every live node agrees on.
+///
+/// Panics with the nodes' log tails when they do not agree within the deadline.
 async fn leader(cluster: &Cluster) -> u64 {
     let urls = cluster.live_urls();
-    wait_for("an agreed leader", || agreed_leader(&urls)).await
+    let start = Instant::now();
+    loop {
+        if let Some(l) = agreed_leader(&urls).await {
+            return l;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "timed out waiting for an agreed leader; logs:\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn block_number(url: &str) -> Option<u64> {

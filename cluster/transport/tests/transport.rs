@@ -76,9 +76,7 @@ struct TestNode {
 }
 
 fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
+    rampart_testkit::ports::addr()
 }
 
 /// Starts nodes `ids` (all initial voters) on fresh ports, each with its TLS files if given.

@@ -1,0 +1,3 @@
+//! Helpers shared by integration tests; a dev-dependency only.
+
+pub mod ports;
