@@ -63,20 +63,31 @@ static void put_u32(uint8_t *o, uint32_t v) { for (int i = 0; i < 4; i++) o[i] =
 static void put_u64(uint8_t *o, uint64_t v) { for (int i = 0; i < 8; i++) o[i] = (uint8_t)(v >> (8 * i)); }
 static uint64_t get_u64(const uint8_t *p) { uint64_t v = 0; for (int i = 7; i >= 0; i--) v = v << 8 | p[i]; return v; }
 
+/* Output to the host, held back while nothing waits for it: storage writes and logs are not
+ * answered, so they go out together with the next frame that is (a read, a call) or that ends
+ * the call — one write, and one wake-up of the host, instead of one per frame. */
+static uint8_t outbuf[16384];
+static size_t out_len;
+
+static void flush_out(void) {
+    if (out_len) write_all(outbuf, out_len);
+    out_len = 0;
+}
+
 void rampart_write_frame(uint8_t tag, const void *payload, uint32_t len) {
     uint8_t h[5];
     put_u32(h, len);
     h[4] = tag;
-    /* One write when small, so the host sees whole frames quickly. */
-    if (len <= 4096) {
-        uint8_t buf[5 + 4096];
-        memcpy(buf, h, 5);
-        if (len) memcpy(buf + 5, payload, len);
-        write_all(buf, 5 + len);
+    if (out_len + 5 + (size_t)len > sizeof outbuf) flush_out();
+    if (5 + (size_t)len <= sizeof outbuf) {
+        memcpy(outbuf + out_len, h, 5);
+        if (len) memcpy(outbuf + out_len + 5, payload, len);
+        out_len += 5 + (size_t)len;
     } else {
         write_all(h, 5);
         write_all(payload, len);
     }
+    if (tag != TAG_STORAGE_WRITE && tag != TAG_LOG) flush_out();
 }
 
 /* Reads one frame into a malloc'd buffer. At a clean end of stdin (before a frame), exits with

@@ -67,7 +67,9 @@ _Noreturn void rampart_revert(const void *data, uint32_t len);
 /* Reverts with Solidity's Error(string). */
 _Noreturn void rampart_revert_msg(const char *message);
 
-/* Low level: one frame (len u32 LE, tag u8, payload). */
+/* Low level: one frame (len u32 LE, tag u8, payload). Storage writes (0x11) and logs (0x12)
+ * are held in a buffer until a frame of another tag (which flushes them before itself) or the
+ * buffer fills: they are not answered, so sending them with the next frame saves a wake-up. */
 void rampart_write_frame(uint8_t tag, const void *payload, uint32_t len);
 
 /* Helpers. */

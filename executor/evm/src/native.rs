@@ -285,6 +285,35 @@ impl<DB: Database> StateAccess for JournalAccess<'_, DB> {
         }
     }
 
+    /// Loads the slot through the journal (a later `sload` finds it there, and the database's
+    /// read set records it) and then gives back its coldness: a preload is not an access, so
+    /// EIP-2929 pricing of the contract's own read is unchanged. An account created in this
+    /// transaction is answered without loading anything: all of its loaded slots go into the
+    /// write set, and a preload must not add one.
+    fn peek(&mut self, address: Address, key: B256) -> Result<B256, HostError> {
+        let journal = &mut self.ctx.journaled_state;
+        if let Some(account) = journal.state.get(&address)
+            && account.is_created()
+        {
+            let slot = account.storage.get(&key.into());
+            return Ok(slot.map(|s| s.present_value).unwrap_or_default().into());
+        }
+        match journal.sload(address, key.into()) {
+            Ok(load) => {
+                if load.is_cold
+                    && let Some(slot) = journal
+                        .state
+                        .get_mut(&address)
+                        .and_then(|a| a.storage.get_mut(&key.into()))
+                {
+                    slot.mark_cold();
+                }
+                Ok(load.data.into())
+            }
+            Err(e) => Err(self.db_error(e)),
+        }
+    }
+
     fn sstore(&mut self, address: Address, key: B256, value: B256) -> Result<SlotWrite, HostError> {
         match self
             .ctx

@@ -594,13 +594,14 @@ async fn run_call(
             return;
         }
     };
-    let call_frame = match encode_call_frame(&start) {
-        Ok(f) => f,
-        Err(e) => {
-            let _ = tx.send(host_msg(host_to_node::Msg::Error(e))).await;
-            return;
-        }
-    };
+    let (call_frame, preload) =
+        match encode_call_frame(&start).and_then(|f| Ok((f, preloaded(&start)?))) {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = tx.send(host_msg(host_to_node::Msg::Error(e))).await;
+                return;
+            }
+        };
     let reuse = start.reuse_calls;
     // Also after waiting for the slot: the kept process is ready whenever it is alive.
     let warm = if reuse > 0 {
@@ -641,6 +642,7 @@ async fn run_call(
             &host,
             &mut proc,
             &call_frame,
+            preload.clone(),
             &mut inbound,
             &tx,
             deadline,
@@ -712,10 +714,49 @@ enum Drive {
     },
 }
 
+/// Slot values the host knows during a call: the start's preload, then the contract's writes.
+type Known = HashMap<[u8; 32], [u8; 32]>;
+
+/// Slots a call may know at most (preloaded ones plus written ones); past it, writes to other
+/// slots are only relayed and reads of them go to the node.
+const MAX_KNOWN_SLOTS: usize = 4_096;
+
+/// The start's preloaded slots, checked.
+fn preloaded(start: &pb::StartCall) -> Result<Known, pb::Error> {
+    if start.preload.len() > 1_024 {
+        return Err(error(
+            ErrorKind::BadRequest,
+            "more than 1,024 preloaded slots",
+        ));
+    }
+    start
+        .preload
+        .iter()
+        .map(|e| {
+            match (
+                <[u8; 32]>::try_from(&e.key[..]),
+                <[u8; 32]>::try_from(&e.value[..]),
+            ) {
+                (Ok(k), Ok(v)) => Ok((k, v)),
+                _ => Err(error(
+                    ErrorKind::BadRequest,
+                    "a preloaded slot must be 32 + 32 bytes",
+                )),
+            }
+        })
+        .collect()
+}
+
+/// Runs one call on `proc`: writes the call frame, then relays the contract's frames to the node
+/// and the node's answers back. A read of a slot in `known` is answered at once and relayed
+/// with its value (the node accounts for it and checks the value); writes update `known`; a
+/// nested call clears it, as the callee may change the storage.
+#[allow(clippy::too_many_arguments)]
 async fn drive(
     host: &Host,
     proc: &mut ContractProc,
     call_frame: &[u8],
+    mut known: Known,
     inbound: &mut Streaming<NodeToHost>,
     tx: &OutTx,
     deadline: Instant,
@@ -772,7 +813,31 @@ async fn drive(
                     Ok(m @ (host_to_node::Msg::Ret(_) | host_to_node::Msg::Revert(_))) => {
                         return Drive::Done(End::Reply(m));
                     }
+                    Ok(host_to_node::Msg::StorageRead(r)) if r.key.len() == 32 && known.contains_key(&r.key[..]) => {
+                        let value = known[&r.key[..]];
+                        relayed = true;
+                        let m = host_to_node::Msg::StorageRead(pb::StorageRead { key: r.key, value: value.to_vec() });
+                        if tx.send(host_msg(m)).await.is_err() {
+                            return Drive::Done(End::Silent);
+                        }
+                        match tokio::time::timeout_at(deadline, proc.send(frame::TAG_STORAGE_VALUE, &value)).await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(_)) => return Drive::Exited { relayed },
+                            Err(_) => return timeout(),
+                        }
+                    }
                     Ok(m) => {
+                        match &m {
+                            host_to_node::Msg::StorageWrite(w) => {
+                                if let (Ok(k), Ok(v)) = (<[u8; 32]>::try_from(&w.key[..]), <[u8; 32]>::try_from(&w.value[..]))
+                                    && (known.len() < MAX_KNOWN_SLOTS || known.contains_key(&k))
+                                {
+                                    known.insert(k, v);
+                                }
+                            }
+                            host_to_node::Msg::CallContract(_) => known.clear(),
+                            _ => {}
+                        }
                         relayed = true;
                         if tx.send(host_msg(m)).await.is_err() {
                             return Drive::Done(End::Silent);
@@ -901,7 +966,10 @@ fn translate(f: frame::Frame) -> Result<host_to_node::Msg, pb::Error> {
             if p.len() != 32 {
                 return Err(bad("STORAGE_READ needs a 32-byte key"));
             }
-            host_to_node::Msg::StorageRead(pb::StorageRead { key: p })
+            host_to_node::Msg::StorageRead(pb::StorageRead {
+                key: p,
+                value: Vec::new(),
+            })
         }
         frame::TAG_STORAGE_WRITE => {
             if p.len() != 64 {

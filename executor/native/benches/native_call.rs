@@ -6,7 +6,11 @@
 //!   - cold start: a new sandbox up to "binary stored, first contract process started";
 //!   - the warm calls and back-to-back calls again for the same binary deployed with persistent
 //!     processes (one process serves consecutive calls), interleaved with the per-call ones on
-//!     the same runtime and sandboxes, so that both meet the same machine.
+//!     the same runtime and sandboxes, so that both meet the same machine;
+//!   - each of those with and without the slot preloaded (`limits.preload_slots`): the
+//!     preloaded calls use one storage account, whose calls the runtime has learnt to read slot
+//!     0; the others each use a storage account it has never seen, so nothing is preloaded and
+//!     the read goes to the node.
 //!
 //! cargo bench -p rampart-native --bench native_call [-- ITERATIONS]
 //! RAMPART_SKIP_GVISOR=1 skips gVisor (no root or runsc).
@@ -17,6 +21,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use alloy_primitives::Address;
 use common::*;
 use rampart_native::{BackendKind, NativeCode, NativeRuntime, ProcessMode};
 
@@ -29,7 +34,13 @@ fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-const MODES: [ProcessMode; 2] = [ProcessMode::PerCall, ProcessMode::Persistent];
+/// (process mode, preloaded) of each variant measured.
+const VARIANTS: [(ProcessMode, bool); 4] = [
+    (ProcessMode::PerCall, false),
+    (ProcessMode::PerCall, true),
+    (ProcessMode::Persistent, false),
+    (ProcessMode::Persistent, true),
+];
 
 /// Figures of one process mode.
 #[derive(Default)]
@@ -59,23 +70,45 @@ fn bench(backend: BackendKind, iterations: usize, pace: Duration) {
 
     let mut host = TestHost::new(&rt, &bins);
     let mut floor = Vec::new();
-    let mut figures: [Figures; 2] = Default::default();
+    let mut figures: [Figures; 4] = Default::default();
+    // The storage account of a call: one the runtime knows (slot 0 preloaded), or a new one.
+    let mut fresh = 0u64;
+    let mut account = |preload: bool| {
+        fresh += 1;
+        if preload {
+            addr(2)
+        } else {
+            let mut a = [0xf0u8; 20];
+            a[12..].copy_from_slice(&fresh.to_be_bytes());
+            Address::from(a)
+        }
+    };
     for i in 0..iterations + 10 {
         std::thread::sleep(pace);
         let f = rt.ping(code_hash, &bins).unwrap();
         if i >= 10 {
             floor.push(f);
         }
-        for (mode, fig) in MODES.into_iter().zip(&mut figures) {
+        for ((mode, preload), fig) in VARIANTS.into_iter().zip(&mut figures) {
             std::thread::sleep(pace);
             let t = Instant::now();
-            let o = host.run(code(mode), ctx(addr(1), addr(2), b"r".to_vec(), 10_000_000));
+            let o = host.run(
+                code(mode),
+                ctx(addr(1), account(preload), b"r".to_vec(), 10_000_000),
+            );
             let r = t.elapsed();
             assert!(o.is_success(), "{o:?}");
             std::thread::sleep(pace);
             let t = Instant::now();
-            let o = host.run(code(mode), ctx(addr(1), addr(2), b"i".to_vec(), 10_000_000));
+            let peeks = host.peeks;
+            let o = host.run(
+                code(mode),
+                ctx(addr(1), account(preload), b"i".to_vec(), 10_000_000),
+            );
             let c = t.elapsed();
+            if i >= 10 {
+                assert_eq!(host.peeks > peeks, preload, "preloaded as intended");
+            }
             assert!(o.is_success(), "{o:?}");
             assert_eq!((o.stats.state_reads, o.stats.state_writes), (1, 1));
             if i >= 10 {
@@ -85,11 +118,14 @@ fn bench(backend: BackendKind, iterations: usize, pace: Duration) {
         }
     }
     // Back to back, no pacing: per call, bounded by starting a contract process per call.
-    for (mode, fig) in MODES.into_iter().zip(&mut figures) {
+    for ((mode, preload), fig) in VARIANTS.into_iter().zip(&mut figures) {
         let n = iterations.min(200);
         let t = Instant::now();
         for _ in 0..n {
-            let o = host.run(code(mode), ctx(addr(1), addr(2), b"i".to_vec(), 10_000_000));
+            let o = host.run(
+                code(mode),
+                ctx(addr(1), account(preload), b"i".to_vec(), 10_000_000),
+            );
             assert!(o.is_success(), "{o:?}");
         }
         fig.per_s = n as f64 / t.elapsed().as_secs_f64();
@@ -97,10 +133,15 @@ fn bench(backend: BackendKind, iterations: usize, pace: Duration) {
 
     let (f50, f99) = (pct(&mut floor, 0.5), pct(&mut floor, 0.99));
     let k50 = pct(&mut cold, 0.5);
-    for (mode, fig) in MODES.into_iter().zip(&mut figures) {
+    for ((mode, preload), fig) in VARIANTS.into_iter().zip(&mut figures) {
         let label = match mode {
             ProcessMode::PerCall => name.clone(),
             ProcessMode::Persistent => format!("{name}, persistent process"),
+        };
+        let label = if preload {
+            format!("{label}, slot preloaded")
+        } else {
+            label
         };
         let (c50, c99) = (pct(&mut fig.call, 0.5), pct(&mut fig.call, 0.99));
         let r50 = pct(&mut fig.ret, 0.5);

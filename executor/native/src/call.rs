@@ -94,6 +94,10 @@ pub struct HostError(pub String);
 /// Gas is charged by the runtime, from what these methods report ([`crate::GasSchedule`]).
 pub trait StateHost {
     fn sload(&mut self, address: Address, key: B256) -> Result<SlotRead, HostError>;
+    /// The value `sload` would return now, without accessing the slot (no warming, so no gas
+    /// depends on it): the runtime preloads slots it expects the contract to read this way.
+    /// Whatever the state records for conflict detection may record it as read.
+    fn peek(&mut self, address: Address, key: B256) -> Result<B256, HostError>;
     fn sstore(&mut self, address: Address, key: B256, value: B256) -> Result<SlotWrite, HostError>;
     fn log(&mut self, address: Address, topics: &[B256], data: &[u8]) -> Result<(), HostError>;
     /// Runs another contract (EVM or native) on behalf of the call described by `from`.

@@ -42,6 +42,10 @@ pub struct Limits {
     /// before the host replaces it; 0 runs every call in a fresh process whatever the contract
     /// was deployed with.
     pub persistent_process_calls: u32,
+    /// Storage slots sent with a call for the host to answer the contract's reads of them
+    /// without a round trip to the node: those each of the contract's last two calls (same
+    /// storage, same code) read. 0 turns preloading off. At most [`MAX_PRELOAD_SLOTS`].
+    pub preload_slots: u32,
     /// Largest binary accepted at deploy and by hosts (default 3 MiB: a deploy must fit a request
     /// body hex-encoded, and a Raft entry twice, as the transaction and as stored code).
     pub binary_bytes: u64,
@@ -70,6 +74,7 @@ impl Default for Limits {
             processes: 32,
             cpu_seconds: 10,
             persistent_process_calls: 1_000,
+            preload_slots: 16,
             binary_bytes: 3 << 20,
             contract_uid: 65_534,
             contract_gid: 65_534,
@@ -78,6 +83,9 @@ impl Default for Limits {
         }
     }
 }
+
+/// The most storage slots one call may preload (the protocol's bound, proto/contract_host.proto).
+pub const MAX_PRELOAD_SLOTS: u32 = 1_024;
 
 /// The warm pool of sandboxes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -177,6 +185,12 @@ impl NativeConfig {
             return Err(crate::NativeError::Config(format!(
                 "instance {:?} must be non-empty ASCII letters, digits or _",
                 self.instance
+            )));
+        }
+        if self.limits.preload_slots > MAX_PRELOAD_SLOTS {
+            return Err(crate::NativeError::Config(format!(
+                "limits.preload_slots {} exceeds {MAX_PRELOAD_SLOTS}",
+                self.limits.preload_slots
             )));
         }
         if self.pool.max_per_contract == 0 || self.pool.max_total == 0 {

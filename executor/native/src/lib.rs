@@ -49,6 +49,7 @@ mod error;
 mod gas;
 mod marker;
 mod pool;
+mod preload;
 mod runtime;
 pub mod sandbox;
 #[cfg(feature = "testing")]
@@ -65,7 +66,7 @@ pub use call::{
     CallContext, CallKind, CallOutcome, CallStats, CallStatus, Failure, FailureKind, HostError,
     NestedCall, NestedCallResult, SlotRead, SlotWrite, StateHost,
 };
-pub use config::{BackendKind, Limits, NativeConfig, PoolConfig, RunscConfig};
+pub use config::{BackendKind, Limits, MAX_PRELOAD_SLOTS, NativeConfig, PoolConfig, RunscConfig};
 pub use error::NativeError;
 pub use gas::GasSchedule;
 pub use marker::{

@@ -22,6 +22,7 @@ use crate::call::{
 use crate::gas::GasMeter;
 use crate::pb::{self, host_to_node, node_to_host};
 use crate::pool::{Checkout, Pool, Sandbox};
+use crate::preload::{HintKey, ReadHints};
 use crate::sandbox::{GvisorBackend, HostClient, ProcessBackend, SandboxBackend};
 use crate::{BackendKind, NativeCode, NativeConfig, NativeError, ProcessMode, validate_binary};
 
@@ -67,6 +68,8 @@ pub struct NativeRuntime {
     pool: Pool,
     cfg: NativeConfig,
     next_id: AtomicU64,
+    /// Which slots calls preload.
+    hints: ReadHints,
 }
 
 impl std::fmt::Debug for NativeRuntime {
@@ -147,6 +150,7 @@ impl NativeRuntime {
             pool: Pool::new(cfg.pool.clone()),
             cfg,
             next_id: AtomicU64::new(0),
+            hints: ReadHints::default(),
         };
         let b = this.backend.clone();
         let removed = this.block_on(async move { b.clean_up().await })??;
@@ -394,6 +398,9 @@ impl NativeRuntime {
             fn sload(&mut self, a: Address, k: B256) -> Result<SlotRead, HostError> {
                 self.host.sload(a, k)
             }
+            fn peek(&mut self, a: Address, k: B256) -> Result<B256, HostError> {
+                self.host.peek(a, k)
+            }
             fn sstore(&mut self, a: Address, k: B256, v: B256) -> Result<SlotWrite, HostError> {
                 self.host.sstore(a, k, v)
             }
@@ -445,6 +452,8 @@ impl NativeRuntime {
             awaiting: None,
             failure: None,
             charged_base: false,
+            preload: None,
+            read_keys: Vec::new(),
         }
     }
 
@@ -454,6 +463,7 @@ impl NativeRuntime {
         sb: Sandbox,
         code: NativeCode,
         ctx: &CallContext,
+        preload: &[(B256, B256)],
     ) -> Result<Live, Box<Sandbox>> {
         let Ok(handle) = self.handle() else {
             return Err(Box::new(sb));
@@ -482,6 +492,13 @@ impl NativeRuntime {
                     ProcessMode::PerCall => 0,
                     ProcessMode::Persistent => limits.persistent_process_calls,
                 },
+                preload: preload
+                    .iter()
+                    .map(|(k, v)| pb::StorageEntry {
+                        key: k.to_vec(),
+                        value: v.to_vec(),
+                    })
+                    .collect(),
             })),
         });
         let t0 = Instant::now();
@@ -534,6 +551,8 @@ pub trait StateAccess {
     /// The binary whose keccak256 is `code_hash` (asked only when no warm sandbox holds it).
     fn load_binary(&mut self, code_hash: B256) -> Result<Vec<u8>, String>;
     fn sload(&mut self, address: Address, key: B256) -> Result<SlotRead, HostError>;
+    /// As [`StateHost::peek`]: the value without an access (no warming, no gas).
+    fn peek(&mut self, address: Address, key: B256) -> Result<B256, HostError>;
     fn sstore(&mut self, address: Address, key: B256, value: B256) -> Result<SlotWrite, HostError>;
     fn log(&mut self, address: Address, topics: &[B256], data: &[u8]) -> Result<(), HostError>;
 }
@@ -570,6 +589,10 @@ pub struct NativeCall<'r> {
     /// A failure found by `resume`, reported by the next `advance`.
     failure: Option<(FailureKind, String)>,
     charged_base: bool,
+    /// Slots sent with the start (read once, before the first attempt).
+    preload: Option<Vec<(B256, B256)>>,
+    /// Distinct slots the contract read, up to `preload_slots` (the next calls' hint).
+    read_keys: Vec<B256>,
 }
 
 impl std::fmt::Debug for NativeCall<'_> {
@@ -623,6 +646,11 @@ impl NativeCall<'_> {
         let _entered = span.enter();
         let step = self.step(state);
         if let Step::Done(o) = &step {
+            if matches!(o.status, CallStatus::Success | CallStatus::Revert) {
+                let read = std::mem::take(&mut self.read_keys);
+                let hint = HintKey::new(self.ctx.address, self.code.code_hash, &self.ctx.calldata);
+                self.rt.hints.learn(hint, read);
+            }
             let stats = &self.rt.stats;
             let (status, counter) = match &o.status {
                 CallStatus::Success => ("success".to_owned(), &stats.calls_success_total),
@@ -658,6 +686,19 @@ impl NativeCall<'_> {
         if let Some((kind, message)) = self.failure.take() {
             return Step::Done(self.abort(kind, message));
         }
+        if self.preload.is_none() {
+            let cap = self.rt.cfg.limits.preload_slots as usize;
+            let address = self.ctx.address;
+            let hint = HintKey::new(address, self.code.code_hash, &self.ctx.calldata);
+            let mut preload = Vec::new();
+            for key in self.rt.hints.predict(&hint, cap) {
+                match state.peek(address, key) {
+                    Ok(value) => preload.push((key, value)),
+                    Err(e) => return Step::Done(self.fail(FailureKind::Host, e.to_string())),
+                }
+            }
+            self.preload = Some(preload);
+        }
         loop {
             if self.live.is_none() {
                 if self.attempts_left == 0 {
@@ -681,7 +722,8 @@ impl NativeCall<'_> {
                         return Step::Done(self.fail(kind, e.to_string()));
                     }
                 };
-                match self.rt.begin(sb, self.code, &self.ctx) {
+                let preload = self.preload.get_or_insert_default();
+                match self.rt.begin(sb, self.code, &self.ctx, preload) {
                     Ok(live) => {
                         self.span.record("sandbox", live.sb.started.id.as_str());
                         self.live = Some(live);
@@ -781,6 +823,8 @@ impl NativeCall<'_> {
         };
         let stats = &mut self.stats;
         let meter = &mut self.meter;
+        let read_keys = &mut self.read_keys;
+        let hint_cap = limits.preload_slots as usize;
         let gas_limit = ctx.gas_limit;
         // Ends the call with a failure, telling the host to stop the contract.
         macro_rules! abort {
@@ -870,11 +914,32 @@ impl NativeCall<'_> {
                             )
                         )
                     }
+                    // Set when the host answered from the start's preload or the call's writes.
+                    let served = match r.value.len() {
+                        0 => None,
+                        _ => match word(&r.value) {
+                            Some(v) => Some(v),
+                            None => protocol!("a served storage value that is not 32 bytes"),
+                        },
+                    };
                     let read = timed!(state.sload(ctx.address, key));
                     charge!(gas.sload(read.cold), "storage read");
-                    live.send(node_to_host::Msg::StorageValue(pb::StorageValue {
-                        value: read.value.to_vec(),
-                    }));
+                    if read_keys.len() < hint_cap && !read_keys.contains(&key) {
+                        read_keys.push(key);
+                    }
+                    match served {
+                        None => live.send(node_to_host::Msg::StorageValue(pb::StorageValue {
+                            value: read.value.to_vec(),
+                        })),
+                        Some(v) if v == read.value => {}
+                        Some(v) => abort!(
+                            FailureKind::Protocol,
+                            format!(
+                                "host answered slot {key} with {v}, the state holds {}",
+                                read.value
+                            )
+                        ),
+                    }
                 }
                 host_to_node::Msg::StorageWrite(w) => {
                     let (Some(key), Some(value)) = (word(&w.key), word(&w.value)) else {

@@ -57,6 +57,13 @@ fn hostile_contracts_are_contained_in_persistent_processes() {
 }
 
 #[test]
+fn preloaded_slots() {
+    if gvisor_enabled() {
+        scenarios::preloaded_slots(Gvisor, "g_preload");
+    }
+}
+
+#[test]
 fn persistent_processes() {
     if gvisor_enabled() {
         scenarios::persistent_processes(Gvisor, "g_persistent");

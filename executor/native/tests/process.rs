@@ -44,6 +44,11 @@ fn persistent_processes() {
 }
 
 #[test]
+fn preloaded_slots() {
+    scenarios::preloaded_slots(Process, "p_preload");
+}
+
+#[test]
 fn bad_deploys() {
     scenarios::bad_deploys(Process, "p_bad_deploys");
 }

@@ -200,20 +200,32 @@ pub mod frame {
     pub const TAG_RETURN: u8 = 0x1E;
     pub const TAG_REVERT: u8 = 0x1F;
 
-    /// Writes one frame made of `parts`, and flushes.
+    /// Output held back: storage writes and logs are not answered, so they go out with the next
+    /// frame that is (a read, a call) or that ends the call, in one write.
+    static HELD: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+    /// Held output is written out once it reaches this many bytes.
+    const HOLD_BYTES: usize = 16 << 10;
+
+    /// Writes one frame made of `parts`. Storage writes and logs may be held (see `HELD`);
+    /// any other frame is written at once, after what was held.
     pub fn write(tag: u8, parts: &[&[u8]]) {
         let len: usize = parts.iter().map(|p| p.len()).sum();
-        let mut buf = Vec::with_capacity(5 + len);
+        let mut buf = HELD.lock().unwrap_or_else(|p| p.into_inner());
+        buf.reserve(5 + len);
         buf.extend_from_slice(&(len as u32).to_le_bytes());
         buf.push(tag);
         for p in parts {
             buf.extend_from_slice(p);
+        }
+        if matches!(tag, TAG_STORAGE_WRITE | TAG_LOG) && buf.len() < HOLD_BYTES {
+            return;
         }
         let mut out = std::io::stdout().lock();
         if out.write_all(&buf).and_then(|()| out.flush()).is_err() {
             // The host is gone: nothing left to do.
             std::process::exit(1);
         }
+        buf.clear();
     }
 
     /// Reads one frame: (tag, payload).

@@ -65,6 +65,8 @@ pub struct TestHost<'a> {
     pub natives: HashMap<Address, B256>,
     pub runtime: &'a NativeRuntime,
     pub loader: &'a Binaries,
+    /// Slots the runtime preloaded (peeked) so far.
+    pub peeks: u64,
 }
 
 impl<'a> TestHost<'a> {
@@ -76,6 +78,7 @@ impl<'a> TestHost<'a> {
             natives: HashMap::new(),
             runtime,
             loader,
+            peeks: 0,
         }
     }
 
@@ -108,6 +111,11 @@ impl StateHost for TestHost<'_> {
             value: self.slot(address, key),
             cold,
         })
+    }
+
+    fn peek(&mut self, address: Address, key: B256) -> Result<B256, HostError> {
+        self.peeks += 1;
+        Ok(self.slot(address, key))
     }
 
     fn sstore(&mut self, address: Address, key: B256, value: B256) -> Result<SlotWrite, HostError> {

@@ -292,6 +292,64 @@ pub fn nested_call(backend: BackendKind, instance: &str) {
     );
 }
 
+/// Preloaded slots move latency only: the same calls on a runtime that preloads and on one that
+/// does not give the same outputs, gas and statistics; a slot the contract wrote is read back
+/// with its new value, and a slot a nested (re-entrant) call changed with the callee's value.
+pub fn preloaded_slots(backend: BackendKind, instance: &str) {
+    let run_all = |preload_slots: u32| {
+        let rt = runtime(backend, &format!("{instance}_{preload_slots}"), |c| {
+            c.limits.preload_slots = preload_slots;
+        });
+        let mut bins = Binaries::default();
+        let hostile = bins.add(&artifacts().hostile);
+        let mut host = TestHost::new(&rt, &bins);
+        let me = addr(0xbe);
+        host.natives.insert(me, hostile);
+        // `v` on `me`'s storage, calling `me` again with `i` (slot 0 + 1, re-entrant).
+        let mut data = vec![b'v'];
+        data.extend_from_slice(me.as_slice());
+        data.push(b'i');
+        let mut seen = Vec::new();
+        for n in 1..=4u64 {
+            host.warm.clear();
+            let peeks = host.peeks;
+            let o = host.run(hostile, ctx(addr(1), me, data.clone(), GAS));
+            assert!(o.is_success(), "{o:?}");
+            let word = |i: usize| U256::from_be_slice(&o.output[32 * i..32 * i + 32]).to::<u64>();
+            assert_eq!(
+                (word(0), word(1), word(2)),
+                (2 * n - 1, 2 * n, 0),
+                "call {n}: the written value, the callee's value, an untouched slot"
+            );
+            assert_eq!(o.stats.state_reads, 4);
+            seen.push((
+                o.gas_used,
+                o.stats.state_reads,
+                o.stats.state_writes,
+                o.stats.nested_gas,
+            ));
+            if n == 1 {
+                assert_eq!(host.peeks, 0, "nothing known before the first call");
+            }
+            if n == 4 {
+                assert_eq!(
+                    host.peeks > peeks,
+                    preload_slots > 0,
+                    "slot 0 preloaded by now"
+                );
+            }
+        }
+        assert_eq!(host.slot(me, B256::ZERO), B256::from(U256::from(8)));
+        rt.shutdown();
+        seen
+    };
+    assert_eq!(
+        run_all(16),
+        run_all(0),
+        "preloading changes nothing but latency"
+    );
+}
+
 /// One hostile act and what must come of it; then a normal call on the same runtime works.
 pub struct Hostile<'a> {
     pub rt: &'a NativeRuntime,

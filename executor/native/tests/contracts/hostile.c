@@ -11,6 +11,9 @@
  *   p  this process: calls it has served (word 0) and its pid (word 1); tells a persistent
  *      process from a fresh one
  *   q  return "ok" and exit (a contract that serves one call per process)
+ *   v  slot 0 + 1 written, then read back, then a call (bytes 1-20 target, rest input), then
+ *      slot 0 and slot 1 read: returns the three reads (for preloaded slots: a written slot
+ *      and a slot a nested call may change)
  * Built on rampart_serve, so one process serves several calls when deployed persistent.
  */
 #include <errno.h>
@@ -149,6 +152,28 @@ static void handle(const rampart_call *call) {
         rampart_add(&v, &one, &v);
         rampart_sstore(&k, &v);
         rampart_return(v.b, 32);
+    }
+    case 'v': {
+        rampart_word k0 = rampart_word_from_u64(0), k1 = rampart_word_from_u64(1);
+        rampart_word one = rampart_word_from_u64(1), r[3];
+        rampart_word v = rampart_sload(&k0);
+        rampart_add(&v, &one, &v);
+        rampart_sstore(&k0, &v);
+        r[0] = rampart_sload(&k0);
+        if (c.calldata_len >= 21) {
+            rampart_address t;
+            memcpy(t.b, c.calldata + 1, 20);
+            rampart_word zero;
+            memset(zero.b, 0, 32);
+            uint8_t *res;
+            uint32_t n;
+            uint64_t used;
+            if (!rampart_call_contract(RAMPART_CALL, &t, &zero, 1000000, c.calldata + 21, c.calldata_len - 21, &res, &n, &used))
+                rampart_revert_msg("v: the call failed");
+        }
+        r[1] = rampart_sload(&k0);
+        r[2] = rampart_sload(&k1);
+        rampart_return(r, sizeof r);
     }
     case 'q':
         rampart_write_frame(0x1E, "ok", 2);
