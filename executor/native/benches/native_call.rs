@@ -10,7 +10,10 @@
 //!   - each of those with and without the slot preloaded (`limits.preload_slots`): the
 //!     preloaded calls use one storage account, whose calls the runtime has learnt to read slot
 //!     0; the others each use a storage account it has never seen, so nothing is preloaded and
-//!     the read goes to the node.
+//!     the read goes to the node;
+//!   - a pipe round trip between this process and a child (`cat`), paced like the calls: what
+//!     the OS charges for the one hop every call makes from the host to its contract process
+//!     and back (two wake-ups), the part of "call − floor" no protocol change can remove.
 //!
 //! cargo bench -p rampart-native --bench native_call [-- ITERATIONS]
 //! RAMPART_SKIP_GVISOR=1 skips gVisor (no root or runsc).
@@ -19,6 +22,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use alloy_primitives::Address;
@@ -69,6 +73,13 @@ fn bench(backend: BackendKind, iterations: usize, pace: Duration) {
     }
 
     let mut host = TestHost::new(&rt, &bins);
+    let mut cat = std::process::Command::new("cat")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut cat_in, mut cat_out) = (cat.stdin.take().unwrap(), cat.stdout.take().unwrap());
+    let mut pipe = Vec::new();
     let mut floor = Vec::new();
     let mut figures: [Figures; 4] = Default::default();
     // The storage account of a call: one the runtime knows (slot 0 preloaded), or a new one.
@@ -88,6 +99,13 @@ fn bench(backend: BackendKind, iterations: usize, pace: Duration) {
         let f = rt.ping(code_hash, &bins).unwrap();
         if i >= 10 {
             floor.push(f);
+        }
+        std::thread::sleep(pace);
+        let t = Instant::now();
+        cat_in.write_all(b"x").unwrap();
+        cat_out.read_exact(&mut [0u8]).unwrap();
+        if i >= 10 {
+            pipe.push(t.elapsed());
         }
         for ((mode, preload), fig) in VARIANTS.into_iter().zip(&mut figures) {
             std::thread::sleep(pace);
@@ -131,8 +149,11 @@ fn bench(backend: BackendKind, iterations: usize, pace: Duration) {
         fig.per_s = n as f64 / t.elapsed().as_secs_f64();
     }
 
+    drop(cat_in);
+    cat.wait().unwrap();
     let (f50, f99) = (pct(&mut floor, 0.5), pct(&mut floor, 0.99));
     let k50 = pct(&mut cold, 0.5);
+    let p50 = pct(&mut pipe, 0.5);
     for ((mode, preload), fig) in VARIANTS.into_iter().zip(&mut figures) {
         let label = match mode {
             ProcessMode::PerCall => name.clone(),
@@ -146,13 +167,14 @@ fn bench(backend: BackendKind, iterations: usize, pace: Duration) {
         let (c50, c99) = (pct(&mut fig.call, 0.5), pct(&mut fig.call, 0.99));
         let r50 = pct(&mut fig.ret, 0.5);
         println!(
-            "| {label} | {:.0} / {:.0} µs | {:.0} µs | {:.0} / {:.0} µs | **{:.0} µs** | {:.0} calls/s | {:.1} ms (max {:.1}) |",
+            "| {label} | {:.0} / {:.0} µs | {:.0} µs | {:.0} / {:.0} µs | **{:.0} µs** | {:.0} µs | {:.0} calls/s | {:.1} ms (max {:.1}) |",
             us(f50),
             us(f99),
             us(r50),
             us(c50),
             us(c99),
             us(c50) - us(f50),
+            us(p50),
             fig.per_s,
             k50.as_secs_f64() * 1e3,
             cold.iter().max().unwrap().as_secs_f64() * 1e3,
@@ -167,9 +189,9 @@ fn main() {
         .unwrap_or(300);
     artifacts();
     println!(
-        "| backend | floor p50 / p99 | start → return p50 | warm call p50 / p99 | call − floor (p50) | back-to-back, one sandbox | cold start p50 |"
+        "| backend | floor p50 / p99 | start → return p50 | warm call p50 / p99 | call − floor (p50) | pipe round trip p50 | back-to-back, one sandbox | cold start p50 |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     bench(BackendKind::Process, iterations, Duration::from_millis(10));
     if gvisor_enabled() {
         bench(BackendKind::Gvisor, iterations, Duration::from_millis(100));
