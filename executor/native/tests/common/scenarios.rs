@@ -273,8 +273,8 @@ pub fn nested_call(backend: BackendKind, instance: &str) {
         assert_eq!(U256::from_be_slice(&o.output[1..]), U256::from(i));
         assert_eq!(o.stats.nested_calls, 1);
         // At least the callee's state access: a cold read (2,100) and a write — setting a zero
-        // slot (20,000) the first time, resetting it (2,900) the second. Execution time adds a
-        // wall-clock share on top, so only the lower bound is exact.
+        // slot (20,000) the first time, resetting it (2,900) the second; its call base, data
+        // and log come on top.
         let state_gas = if i == 1 {
             2_100 + 20_000
         } else {
