@@ -264,6 +264,19 @@ impl Metrics {
                 "Sandboxes replaced after their contract host failed or stopped answering.",
                 &n.sandboxes_replaced_total,
             );
+            counter(
+                &mut out,
+                "rampart_native_state_reads_total",
+                "Storage reads of native contract calls.",
+                &n.state_reads_total,
+            );
+            counter(
+                &mut out,
+                "rampart_native_preloaded_reads_total",
+                "Storage reads of native calls that the contract host answered from preloaded \
+                 slots or the call's own writes, without a round trip to the node.",
+                &n.preloaded_reads_total,
+            );
         }
         out
     }
@@ -363,5 +376,7 @@ mod tests {
         assert!(text.contains("rampart_native_calls_total{status=\"failed\"} 2\n"));
         assert!(text.contains("rampart_native_sandboxes_started_total 1\n"));
         assert!(text.contains("rampart_native_sandboxes_replaced_total 0\n"));
+        assert!(text.contains("rampart_native_state_reads_total 0\n"));
+        assert!(text.contains("rampart_native_preloaded_reads_total 0\n"));
     }
 }

@@ -58,6 +58,10 @@ pub struct RuntimeStats {
     /// or stopped answering).
     pub sandboxes_started_total: AtomicU64,
     pub sandboxes_replaced_total: AtomicU64,
+    /// Storage reads of native calls, and those the host answered without asking the node
+    /// (preloaded slots, slots written earlier in the call): the preload hit rate.
+    pub state_reads_total: AtomicU64,
+    pub preloaded_reads_total: AtomicU64,
 }
 
 /// Runs native contract calls. One per node; cheap to share (`&self` everywhere).
@@ -437,6 +441,7 @@ impl NativeRuntime {
             contract = %ctx.address, code_address = %ctx.code_address,
             code_hash = %code.code_hash, mode = ?code.mode, gas_limit = ctx.gas_limit,
             sandbox = Empty, status = Empty, gas_used = Empty, state_reads = Empty,
+            preloaded_reads = Empty,
             state_writes = Empty, logs = Empty, nested_calls = Empty, exec_us = Empty,
             host_us = Empty);
         NativeCall {
@@ -661,6 +666,13 @@ impl NativeCall<'_> {
             span.record("status", status.as_str());
             span.record("gas_used", o.gas_used);
             span.record("state_reads", o.stats.state_reads);
+            span.record("preloaded_reads", o.stats.preloaded_reads);
+            let reads = u64::from(o.stats.state_reads);
+            stats.state_reads_total.fetch_add(reads, Ordering::Relaxed);
+            let preloaded = u64::from(o.stats.preloaded_reads);
+            stats
+                .preloaded_reads_total
+                .fetch_add(preloaded, Ordering::Relaxed);
             span.record("state_writes", o.stats.state_writes);
             span.record("logs", o.stats.logs);
             span.record("nested_calls", o.stats.nested_calls);
@@ -931,7 +943,7 @@ impl NativeCall<'_> {
                         None => live.send(node_to_host::Msg::StorageValue(pb::StorageValue {
                             value: read.value.to_vec(),
                         })),
-                        Some(v) if v == read.value => {}
+                        Some(v) if v == read.value => stats.preloaded_reads += 1,
                         Some(v) => abort!(
                             FailureKind::Protocol,
                             format!(

@@ -113,4 +113,27 @@ fn every_native_call_is_a_span_with_its_outcome() {
     assert_eq!(get(&stats.calls_failed_total), 1);
     assert!(get(&stats.sandboxes_started_total) >= 1);
     assert_eq!(get(&stats.sandboxes_replaced_total), 0);
+    assert_eq!(get(&stats.state_reads_total), 1);
+    assert_eq!(get(&stats.preloaded_reads_total), 0);
+
+    // Two more calls of the same function on the same storage: by the third, the slot both
+    // earlier calls read is preloaded, and the span and the counters say the host answered it.
+    for _ in 0..2 {
+        assert!(
+            host.run(code_hash, ctx(addr(1), addr(2), b"i".to_vec(), GAS))
+                .is_success()
+        );
+    }
+    let spans: Vec<Fields> = capture
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| name == "native.call")
+        .map(|(_, f)| f.clone())
+        .collect();
+    let preloaded: Vec<&str> = spans.iter().map(|s| &*s["preloaded_reads"]).collect();
+    assert_eq!(preloaded, ["0", "0", "0", "1"], "{spans:?}");
+    assert_eq!(get(&stats.state_reads_total), 3);
+    assert_eq!(get(&stats.preloaded_reads_total), 1);
 }
