@@ -38,27 +38,69 @@ function portFree(port) {
   });
 }
 
+/* Ports for nodes a test names before they bind. Binding port 0 and closing it races: until the
+ * node binds the port, another test file (`node --test` runs files in parallel where there are
+ * cores for it) may get it from the kernel for its own bind(0) or an outgoing connection. These
+ * ports come from below the kernel's ephemeral range, which it never hands out by itself, and
+ * each is claimed across processes by creating a file exclusively (claims expire after an
+ * hour). The Rust tests' allocator (cluster/testkit) hands out 15000-29999; these start at 30000. */
+const CLAIMS = path.join(require("node:os").tmpdir(), "rampart-test-port-claims");
+const PORTS_START = 30_000;
+const CLAIM_TTL_MS = 3_600_000;
+
+function ephemeralLow() {
+  try {
+    const low = Number(fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").split(/\s+/)[0]);
+    return low > 0 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+/** Claims `port` for this process; false if a live claim exists. */
+function claim(port) {
+  fs.mkdirSync(CLAIMS, { recursive: true });
+  const file = path.join(CLAIMS, String(port));
+  const create = () => fs.closeSync(fs.openSync(file, "wx"));
+  try {
+    create();
+    return true;
+  } catch (e) {
+    if (e.code !== "EEXIST") throw e;
+  }
+  try {
+    if (Date.now() - fs.statSync(file).mtimeMs < CLAIM_TTL_MS) return false;
+    fs.unlinkSync(file);
+    create();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A base port with `n` free consecutive ports (rampart up numbers its nodes' ports from it). */
 async function freeRange(n) {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
+  const span = ephemeralLow() - PORTS_START - n;
+  for (let attempt = 0; attempt < 500; attempt++) {
+    // Where the ephemeral range starts too low for a range of our own, any port may do.
+    const base = span > 100 ? PORTS_START + Math.floor(Math.random() * span) : 20_000 + Math.floor(Math.random() * 40_000);
+    const claimed = [];
     let ok = true;
-    for (let i = 0; i < n && ok; i++) ok = await portFree(base + i);
+    for (let i = 0; i < n && ok; i++) {
+      ok = claim(base + i);
+      if (ok) {
+        claimed.push(base + i);
+        ok = await portFree(base + i);
+      }
+    }
     if (ok) return base;
+    for (const p of claimed) fs.rmSync(path.join(CLAIMS, String(p)), { force: true });
   }
   throw new Error("no free port range");
 }
 
 function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
+  return freeRange(1);
 }
 
 /** One rampart process on a fixed datadir/port; can be stopped and started again. */
