@@ -23,6 +23,19 @@ type Fields = BTreeMap<String, String>;
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<(String, Fields)>>>);
 
+impl Capture {
+    /// The fields of the `native.call` spans closed so far.
+    fn native_calls(&self) -> Vec<Fields> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(name, _)| name == "native.call")
+            .map(|(_, f)| f.clone())
+            .collect()
+    }
+}
+
 struct Visitor<'a>(&'a mut Fields);
 
 impl Visit for Visitor<'_> {
@@ -80,14 +93,7 @@ fn every_native_call_is_a_span_with_its_outcome() {
     let o = host.run(persistent, ctx(addr(1), addr(3), vec![b'g', 0], GAS));
     assert!(!o.is_success());
 
-    let spans: Vec<Fields> = capture
-        .0
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(name, _)| name == "native.call")
-        .map(|(_, f)| f.clone())
-        .collect();
+    let spans = capture.native_calls();
     assert_eq!(spans.len(), 2, "{spans:?}");
     let (ok, bad) = (&spans[0], &spans[1]);
     assert_eq!(ok["contract"], addr(2).to_string());
@@ -124,14 +130,7 @@ fn every_native_call_is_a_span_with_its_outcome() {
                 .is_success()
         );
     }
-    let spans: Vec<Fields> = capture
-        .0
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(name, _)| name == "native.call")
-        .map(|(_, f)| f.clone())
-        .collect();
+    let spans = capture.native_calls();
     let preloaded: Vec<&str> = spans.iter().map(|s| &*s["preloaded_reads"]).collect();
     assert_eq!(preloaded, ["0", "0", "0", "1"], "{spans:?}");
     assert_eq!(get(&stats.state_reads_total), 3);

@@ -56,6 +56,17 @@ static int try_connect(const char *ip, uint16_t port) {
     return e;
 }
 
+/* Calls the contract at calldata bytes 1-20 with the rest as input, without value; returns
+ * whether it succeeded, its output in *res, *n. */
+static int call_target(const rampart_call *c, uint8_t **res, uint32_t *n) {
+    rampart_address t;
+    memcpy(t.b, c->calldata + 1, 20);
+    rampart_word zero;
+    memset(zero.b, 0, 32);
+    uint64_t used;
+    return rampart_call_contract(RAMPART_CALL, &t, &zero, 1000000, c->calldata + 21, c->calldata_len - 21, res, n, &used);
+}
+
 /* Calls this process has run (only a persistent process runs more than one). */
 static uint64_t calls_served;
 
@@ -134,14 +145,9 @@ static void handle(const rampart_call *call) {
         break;
     case 'c': {
         if (c.calldata_len < 21) rampart_revert_msg("call: need a target");
-        rampart_address t;
-        memcpy(t.b, c.calldata + 1, 20);
-        rampart_word zero;
-        memset(zero.b, 0, 32);
         uint8_t *res;
         uint32_t n;
-        uint64_t used;
-        int ok = rampart_call_contract(RAMPART_CALL, &t, &zero, 1000000, c.calldata + 21, c.calldata_len - 21, &res, &n, &used);
+        int ok = call_target(&c, &res, &n);
         out[0] = (char)ok;
         memcpy(out + 1, res, n < sizeof out - 1 ? n : sizeof out - 1);
         rampart_return(out, 1 + n);
@@ -160,17 +166,9 @@ static void handle(const rampart_call *call) {
         rampart_add(&v, &one, &v);
         rampart_sstore(&k0, &v);
         r[0] = rampart_sload(&k0);
-        if (c.calldata_len >= 21) {
-            rampart_address t;
-            memcpy(t.b, c.calldata + 1, 20);
-            rampart_word zero;
-            memset(zero.b, 0, 32);
-            uint8_t *res;
-            uint32_t n;
-            uint64_t used;
-            if (!rampart_call_contract(RAMPART_CALL, &t, &zero, 1000000, c.calldata + 21, c.calldata_len - 21, &res, &n, &used))
-                rampart_revert_msg("v: the call failed");
-        }
+        uint8_t *res;
+        uint32_t n;
+        if (c.calldata_len >= 21 && !call_target(&c, &res, &n)) rampart_revert_msg("v: the call failed");
         r[1] = rampart_sload(&k0);
         r[2] = rampart_sload(&k1);
         rampart_return(r, sizeof r);
