@@ -228,6 +228,22 @@ impl NodeBackend {
     }
 }
 
+/// Runs `f` on the state after `block`: one snapshot of the head when `block` is the head (a
+/// consistent view for the whole call, however many reads it makes), the history view otherwise.
+fn at_block<T>(store: &StateStore, block: u64, f: impl FnOnce(&dyn StateReader) -> T) -> T {
+    let snap = store.snapshot();
+    let latest = snap
+        .head()
+        .ok()
+        .flatten()
+        .is_some_and(|h| h.number == block);
+    if latest {
+        f(&snap)
+    } else {
+        f(&store.state_at(block))
+    }
+}
+
 fn call_request(r: &TransactionRequest) -> CallRequest {
     CallRequest {
         from: r.from,
@@ -412,15 +428,9 @@ impl EthBackend for NodeBackend {
         let span = info_span!(target: "rampart::rpc", "executor.simulate_call");
         let out = tokio::task::spawn_blocking(move || {
             let _g = span.entered();
-            let snap = store.snapshot();
-            let latest = snap
-                .head()
-                .ok()
-                .flatten()
-                .is_some_and(|h| h.number == block);
-            if latest {
+            at_block(&store, block, |state| {
                 simulate_call(
-                    &snap,
+                    state,
                     &chain,
                     &params,
                     &call_request(&request),
@@ -428,17 +438,7 @@ impl EthBackend for NodeBackend {
                     cap,
                     native.as_deref(),
                 )
-            } else {
-                simulate_call(
-                    store.state_at(block),
-                    &chain,
-                    &params,
-                    &call_request(&request),
-                    &overrides(o),
-                    cap,
-                    native.as_deref(),
-                )
-            }
+            })
         })
         .await
         .map_err(internal)?
@@ -465,15 +465,9 @@ impl EthBackend for NodeBackend {
         let span = info_span!(target: "rampart::rpc", "executor.estimate_gas");
         tokio::task::spawn_blocking(move || {
             let _g = span.entered();
-            let snap = store.snapshot();
-            let latest = snap
-                .head()
-                .ok()
-                .flatten()
-                .is_some_and(|h| h.number == block);
-            if latest {
+            at_block(&store, block, |state| {
                 estimate_gas(
-                    &snap,
+                    state,
                     &chain,
                     &params,
                     &call_request(&request),
@@ -481,17 +475,7 @@ impl EthBackend for NodeBackend {
                     cap,
                     native.as_deref(),
                 )
-            } else {
-                estimate_gas(
-                    store.state_at(block),
-                    &chain,
-                    &params,
-                    &call_request(&request),
-                    &overrides(o),
-                    cap,
-                    native.as_deref(),
-                )
-            }
+            })
         })
         .await
         .map_err(internal)?
