@@ -67,6 +67,12 @@ pub struct TestHost<'a> {
     pub loader: &'a Binaries,
     /// Slots the runtime preloaded (peeked) so far.
     pub peeks: u64,
+    /// Each write's slot and the value it replaced (`None`: absent), to undo a failed call —
+    /// a journal, as the EVM keeps, rather than a copy of the storage per call (which would
+    /// grow with the storage and show in the benchmark's latencies).
+    undo: Vec<((Address, B256), Option<B256>)>,
+    /// Calls running (nested calls included).
+    depth: u32,
 }
 
 impl<'a> TestHost<'a> {
@@ -79,19 +85,31 @@ impl<'a> TestHost<'a> {
             runtime,
             loader,
             peeks: 0,
+            undo: Vec::new(),
+            depth: 0,
         }
     }
 
     /// Runs a call the way the EVM would run a frame: undo everything unless it succeeds.
     pub fn run(&mut self, code: impl Into<NativeCode>, ctx: CallContext) -> CallOutcome {
-        let storage = self.storage.clone();
-        let logs = self.logs.len();
+        let (undo, logs) = (self.undo.len(), self.logs.len());
         let rt = self.runtime;
         let loader = self.loader;
+        self.depth += 1;
         let outcome = rt.call(code, loader, ctx, self);
+        self.depth -= 1;
         if !outcome.is_success() {
-            self.storage = storage;
+            for (slot, previous) in self.undo.drain(undo..).rev() {
+                match previous {
+                    Some(v) => self.storage.insert(slot, v),
+                    None => self.storage.remove(&slot),
+                };
+            }
             self.logs.truncate(logs);
+        }
+        if self.depth == 0 {
+            // The outermost call ended: nothing left to undo.
+            self.undo.clear();
         }
         outcome
     }
@@ -120,11 +138,12 @@ impl StateHost for TestHost<'_> {
 
     fn sstore(&mut self, address: Address, key: B256, value: B256) -> Result<SlotWrite, HostError> {
         let cold = self.warm.insert((address, key));
-        let previous = self
-            .storage
-            .insert((address, key), value)
-            .unwrap_or_default();
-        Ok(SlotWrite { previous, cold })
+        let replaced = self.storage.insert((address, key), value);
+        self.undo.push(((address, key), replaced));
+        Ok(SlotWrite {
+            previous: replaced.unwrap_or_default(),
+            cold,
+        })
     }
 
     fn log(&mut self, address: Address, topics: &[B256], data: &[u8]) -> Result<(), HostError> {
