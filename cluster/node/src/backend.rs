@@ -42,6 +42,8 @@ pub struct NodeBackend {
     pub(crate) relay: std::sync::OnceLock<rampart_transport::PeerNetwork>,
     /// Runs native contracts (`None`: off).
     pub native: Option<Arc<rampart_native::NativeRuntime>>,
+    /// Starts sandboxes for newly deployed native contracts.
+    pub(crate) prewarmer: crate::native::Prewarmer,
     /// Trace contexts of pending transactions (OpenTelemetry export on).
     pub(crate) traces: crate::traces::TxTraces,
 }

@@ -134,6 +134,7 @@ impl Node {
             send_lock: tokio::sync::Mutex::new(()),
             relay: std::sync::OnceLock::new(),
             native,
+            prewarmer: Default::default(),
             traces: traces::TxTraces::new(config.mempool.max_total),
         });
         backend

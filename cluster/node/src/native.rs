@@ -2,10 +2,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+use alloy_primitives::{B256, keccak256};
 use rampart_native::{
-    BackendKind, GasSchedule, Limits, NativeConfig, NativeRuntime, PoolConfig, RunscConfig,
+    BackendKind, GasSchedule, Limits, NATIVE_DEPLOYER, NativeConfig, NativeRuntime, PoolConfig,
+    RunscConfig, parse_deploy,
 };
+use rampart_primitives::ExecutedBlock;
 use serde::{Deserialize, Serialize};
 
 use crate::NodeError;
@@ -165,5 +169,67 @@ impl NativeSection {
             .map_err(|e| NodeError::Config(format!("native runtime: {e}")))?;
         tracing::info!(target: "rampart::node", ?backend, "native contracts on");
         Ok(Some(Arc::new(rt)))
+    }
+}
+
+/// Native contracts deployed by a committed block get a warm sandbox on this node at once, in
+/// the background, so that a contract's first call does not wait for a sandbox to start inside
+/// a block (a cold start: 15-20 ms with plain processes, 200-350 ms under gVisor's ptrace
+/// platform; docs/benchmarks.md). Every node does it (leader and followers: any may execute
+/// the next block). Only latency depends on it, never a result.
+#[derive(Debug, Default)]
+pub(crate) struct Prewarmer {
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// Sandboxes starting for deploys at once at most; a burst of deploys beyond it leaves the rest
+/// to start on their first call, as before. Each also counts against the pool's limits.
+pub(crate) const MAX_PREWARMS: usize = 2;
+
+impl Prewarmer {
+    pub(crate) fn on_block(&self, runtime: &Arc<NativeRuntime>, block: &ExecutedBlock) {
+        use alloy_consensus::Transaction as _;
+        use alloy_eips::eip2718::Decodable2718 as _;
+        for (raw, receipt) in block.transactions.iter().zip(&block.receipts) {
+            if !receipt.success || receipt.to != Some(NATIVE_DEPLOYER) {
+                continue;
+            }
+            let Ok(envelope) = alloy_consensus::TxEnvelope::decode_2718_exact(raw) else {
+                continue;
+            };
+            let Ok((_, binary)) = parse_deploy(envelope.input()) else {
+                continue;
+            };
+            let code_hash = keccak256(binary);
+            if self.in_flight.fetch_add(1, Ordering::SeqCst) >= MAX_PREWARMS {
+                self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                tracing::debug!(target: "rampart::native", %code_hash,
+                    "not prewarming a deployed contract: {MAX_PREWARMS} sandboxes already starting");
+                continue;
+            }
+            let binary = binary.to_vec();
+            let (rt, in_flight) = (runtime.clone(), self.in_flight.clone());
+            let spawned = std::thread::Builder::new()
+                .name("native-prewarm".into())
+                .spawn(move || {
+                    let load = move |h: B256| {
+                        if h == code_hash {
+                            Ok(binary.clone())
+                        } else {
+                            Err(format!("{h} is not the deployed binary {code_hash}"))
+                        }
+                    };
+                    match rt.prewarm(code_hash, &load, 1) {
+                        Ok(()) => tracing::debug!(target: "rampart::native", %code_hash,
+                            "sandbox ready for a newly deployed contract"),
+                        Err(e) => tracing::warn!(target: "rampart::native", %code_hash,
+                            error = %e, "prewarming a newly deployed contract failed"),
+                    }
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                });
+            if spawned.is_err() {
+                self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
     }
 }

@@ -132,7 +132,7 @@ fn committed_nonces(block: &ExecutedBlock) -> BTreeMap<Address, u64> {
 }
 
 /// Everything that follows a durable block commit, on every node: metrics, mempool clean-up,
-/// subscribers.
+/// sandboxes for native contracts the block deployed, subscribers.
 pub(crate) fn on_block_committed(node: &NodeBackend, block: &ExecutedBlock) {
     let m = &node.metrics;
     m.blocks_committed_total.fetch_add(1, Relaxed);
@@ -154,6 +154,9 @@ pub(crate) fn on_block_committed(node: &NodeBackend, block: &ExecutedBlock) {
             gas_used = block.header.gas_used, hash = %block.hash, "block committed");
     }
     record_inclusions(node, block);
+    if let Some(rt) = &node.native {
+        node.prewarmer.on_block(rt, block);
+    }
     let _ = node.blocks.send(Arc::new(BlockNotification {
         header: block.header.clone(),
         hash: block.hash,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy};
 use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{Address, Bytes, TxKind, U256};
+use alloy_primitives::{Address, Bytes, TxKind, U256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use rampart_node::{Node, NodeConfig, dev_signers};
@@ -242,5 +242,55 @@ async fn dev_accounts_sign_and_send_for_tools_that_use_remote_accounts() {
         sig.recover_address_from_msg(b"hello").expect("recover"),
         accounts[1]
     );
+    node.shutdown().await;
+}
+
+/// A native contract deployed in a block has a warm sandbox on the node before anything calls
+/// it: its first call does not pay the sandbox's cold start inside a block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployed_native_contract_gets_a_sandbox_before_its_first_call() {
+    let art = rampart_native::testing::artifacts();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut c = config();
+    c.native.backend = rampart_node::native::NativeBackend::Process;
+    c.native.host_binary = Some(art.host.clone());
+    c.native.work_dir = Some(dir.path().join("native"));
+    let node = Node::start(c, dir.path()).await.expect("start");
+    let rt = node.backend.native.clone().expect("native contracts on");
+    let binary = std::fs::read(&art.c_counter).expect("the C counter");
+    let code_hash = keccak256(&binary);
+    assert_eq!(
+        rt.sandbox_counts(code_hash),
+        (0, 0),
+        "nothing before the deploy"
+    );
+
+    let k = &dev_signers()[0];
+    let tx = TxEip1559 {
+        chain_id: 31337,
+        nonce: 0,
+        gas_limit: 30_000_000,
+        max_fee_per_gas: 3_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(rampart_native::NATIVE_DEPLOYER),
+        value: U256::ZERO,
+        access_list: Default::default(),
+        input: binary.into(),
+    };
+    let sig = k.sign_hash_sync(&tx.signature_hash()).expect("sign");
+    let raw: Bytes = TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into();
+    let hash = node.backend.send_raw_transaction(raw).expect("accepted");
+    let r = wait_receipt(&node, hash).await;
+    assert!(r.success, "{r:?}");
+    // No call has run: a started, idle sandbox is there because of the deploy.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while rt.sandbox_counts(code_hash) != (1, 1) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no warm sandbox after the deploy: {:?}",
+            rt.sandbox_counts(code_hash)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     node.shutdown().await;
 }
