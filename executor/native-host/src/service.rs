@@ -721,12 +721,16 @@ type Known = HashMap<[u8; 32], [u8; 32]>;
 /// slots are only relayed and reads of them go to the node.
 const MAX_KNOWN_SLOTS: usize = 4_096;
 
+/// Preloaded slots one start may carry (the protocol's bound, `StartCall.preload`; the node's
+/// `MAX_PRELOAD_SLOTS`).
+const MAX_PRELOAD_SLOTS: usize = 1_024;
+
 /// The start's preloaded slots, checked.
 fn preloaded(start: &pb::StartCall) -> Result<Known, pb::Error> {
-    if start.preload.len() > 1_024 {
+    if start.preload.len() > MAX_PRELOAD_SLOTS {
         return Err(error(
             ErrorKind::BadRequest,
-            "more than 1,024 preloaded slots",
+            format!("more than {MAX_PRELOAD_SLOTS} preloaded slots"),
         ));
     }
     start

@@ -651,7 +651,10 @@ impl NativeCall<'_> {
         let _entered = span.enter();
         let step = self.step(state);
         if let Step::Done(o) = &step {
-            if matches!(o.status, CallStatus::Success | CallStatus::Revert) {
+            // With preloading off nothing is learnt: the hints would never be used.
+            if self.rt.cfg.limits.preload_slots > 0
+                && matches!(o.status, CallStatus::Success | CallStatus::Revert)
+            {
                 let read = std::mem::take(&mut self.read_keys);
                 let hint = HintKey::new(self.ctx.address, self.code.code_hash, &self.ctx.calldata);
                 self.rt.hints.learn(hint, read);
