@@ -3,6 +3,7 @@
 #   x86_64-unknown-linux-gnu/release/rampart-contract-host   the contract host (gVisor needs it static)
 #   x86_64-unknown-linux-gnu/release/examples/{counter,token,native_box}   Rust SDK examples
 #   c/{counter,token,hostile}, c/librampart.a                 C SDK, its examples, the hostile test contract
+#   c/plain                                                   a test contract without an SDK (oldest frames only)
 # Used by the native-contract tests (executor/native/tests/common), tests/js/native.test.js and `make dev`.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,3 +26,4 @@ CARGO_PROFILE_RELEASE_OPT_LEVEL=s CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RE
 make -s -C "$ROOT/sdk/c" OUT="$OUT/c"
 gcc -static -s -O2 -D_DEFAULT_SOURCE -I "$ROOT/sdk/c" "$ROOT/executor/native/tests/contracts/hostile.c" \
   "$OUT/c/librampart.a" -o "$OUT/c/hostile"
+gcc -static -s -O2 "$ROOT/executor/native/tests/contracts/plain.c" -o "$OUT/c/plain"

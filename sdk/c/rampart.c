@@ -7,10 +7,23 @@
 #include <unistd.h>
 
 enum {
-    TAG_CALL = 0x01, TAG_STORAGE_VALUE = 0x02, TAG_CALL_RESULT = 0x03,
+    TAG_CALL = 0x01, TAG_STORAGE_VALUE = 0x02, TAG_CALL_RESULT = 0x03, TAG_PRELOAD = 0x04,
     TAG_STORAGE_READ = 0x10, TAG_STORAGE_WRITE = 0x11, TAG_LOG = 0x12,
-    TAG_CALL_CONTRACT = 0x13, TAG_RETURN = 0x1E, TAG_REVERT = 0x1F,
+    TAG_CALL_CONTRACT = 0x13, TAG_STORAGE_SEEN = 0x14, TAG_RETURN = 0x1E, TAG_REVERT = 0x1F,
+    TAG_HELLO = 0x20,
 };
+/* HELLO feature bits. */
+enum { FEATURE_PRELOAD = 1 };
+
+/* Ends the process over a broken protocol, saying why on stderr (the host puts its tail in the
+ * call's error). */
+_Noreturn static void die(const char *why) {
+    static const char prefix[] = "rampart-sdk: ";
+    (void)!write(2, prefix, sizeof prefix - 1);
+    (void)!write(2, why, strlen(why));
+    (void)!write(2, "\n", 1);
+    _exit(1);
+}
 
 static void write_all(const void *p, size_t n) {
     const uint8_t *b = p;
@@ -87,7 +100,50 @@ void rampart_write_frame(uint8_t tag, const void *payload, uint32_t len) {
         write_all(h, 5);
         write_all(payload, len);
     }
-    if (tag != TAG_STORAGE_WRITE && tag != TAG_LOG) flush_out();
+    if (tag != TAG_STORAGE_WRITE && tag != TAG_LOG && tag != TAG_STORAGE_SEEN) flush_out();
+}
+
+/* Slots whose value this call knows: the host's PRELOAD, values it answered, the call's own
+ * writes. A read of one is answered here and reported with STORAGE_SEEN, held like a write, so
+ * it costs no round trip; the node still accounts for it and checks the value. Cleared at each
+ * call and at each call to another contract (which may change this storage). Open addressing;
+ * an entry is live when its generation is the current one, so clearing is one increment. */
+#define KNOWN_CAP 2048u
+#define KNOWN_MAX 1536u
+static struct { uint32_t gen; uint8_t k[32]; uint8_t v[32]; } known[KNOWN_CAP];
+static uint32_t known_gen = 1, known_n;
+
+static void known_clear(void) { known_gen++; known_n = 0; }
+
+static uint32_t known_slot(const uint8_t *k) {
+    uint32_t h = 2166136261u;
+    for (int i = 0; i < 32; i++) h = (h ^ k[i]) * 16777619u;
+    uint32_t i = h & (KNOWN_CAP - 1);
+    while (known[i].gen == known_gen && memcmp(known[i].k, k, 32) != 0) i = (i + 1) & (KNOWN_CAP - 1);
+    return i;
+}
+
+static const uint8_t *known_get(const uint8_t *k) {
+    uint32_t i = known_slot(k);
+    return known[i].gen == known_gen ? known[i].v : NULL;
+}
+
+static void known_put(const uint8_t *k, const uint8_t *v) {
+    uint32_t i = known_slot(k);
+    if (known[i].gen != known_gen) {
+        if (known_n >= KNOWN_MAX) return; /* full: later reads of it ask the host */
+        known[i].gen = known_gen;
+        memcpy(known[i].k, k, 32);
+        known_n++;
+    }
+    memcpy(known[i].v, v, 32);
+}
+
+/* Tells the host that this process takes PRELOAD frames; written before it first reads. */
+static void hello(void) {
+    uint8_t bits[4];
+    put_u32(bits, FEATURE_PRELOAD);
+    rampart_write_frame(TAG_HELLO, bits, 4);
 }
 
 /* Reads one frame into a malloc'd buffer. At a clean end of stdin (before a frame), exits with
@@ -105,6 +161,17 @@ static uint8_t read_frame_or_exit(uint8_t **payload, uint32_t *len, int eof_stat
 
 static uint8_t read_frame(uint8_t **payload, uint32_t *len) {
     return read_frame_or_exit(payload, len, 1);
+}
+
+/* Reads the next call's frames: its PRELOAD, if any, into `known`, then the CALL. */
+static uint8_t read_call_frame(uint8_t **payload, uint32_t *len, int eof_status) {
+    known_clear();
+    uint8_t tag = read_frame_or_exit(payload, len, eof_status);
+    if (tag != TAG_PRELOAD) return tag;
+    if (*len % 64 != 0) die("a PRELOAD frame that is not 64-byte entries");
+    for (uint32_t at = 0; at < *len; at += 64) known_put(*payload + at, *payload + at + 32);
+    free(*payload);
+    return read_frame(payload, len);
 }
 
 /* Set while rampart_serve runs a handler: the end of a call jumps back to it. */
@@ -132,18 +199,20 @@ static int parse_call(uint8_t tag, uint8_t *p, uint32_t n, rampart_call *c) {
 void rampart_read_call(rampart_call *c) {
     uint8_t *p;
     uint32_t n;
-    uint8_t tag = read_frame(&p, &n);
-    if (!parse_call(tag, p, n, c)) _exit(1);
+    hello();
+    uint8_t tag = read_call_frame(&p, &n, 1);
+    if (!parse_call(tag, p, n, c)) die("the first frame is not a CALL");
 }
 
 _Noreturn void rampart_serve(void (*handler)(const rampart_call *call)) {
+    hello();
     for (;;) {
         uint8_t *p;
         uint32_t n;
         /* The host closed stdin between calls: done. */
-        uint8_t tag = read_frame_or_exit(&p, &n, 0);
+        uint8_t tag = read_call_frame(&p, &n, 0);
         static rampart_call c;
-        if (!parse_call(tag, p, n, &c)) _exit(1);
+        if (!parse_call(tag, p, n, &c)) die("the first frame is not a CALL");
         serving = 1;
         if (setjmp(serve_env) == 0) {
             handler(&c);
@@ -170,10 +239,20 @@ rampart_word rampart_sload(const rampart_word *key) {
     rampart_word v;
     uint8_t *p;
     uint32_t n;
+    const uint8_t *k = known_get(key->b);
+    if (k) {
+        uint8_t b[64];
+        memcpy(b, key->b, 32);
+        memcpy(b + 32, k, 32);
+        memcpy(v.b, k, 32);
+        rampart_write_frame(TAG_STORAGE_SEEN, b, 64);
+        return v;
+    }
     rampart_write_frame(TAG_STORAGE_READ, key->b, 32);
-    if (read_frame(&p, &n) != TAG_STORAGE_VALUE || n != 32) _exit(1);
+    if (read_frame(&p, &n) != TAG_STORAGE_VALUE || n != 32) die("expected a STORAGE_VALUE");
     memcpy(v.b, p, 32);
     free(p);
+    known_put(key->b, v.b);
     return v;
 }
 
@@ -181,6 +260,7 @@ void rampart_sstore(const rampart_word *key, const rampart_word *value) {
     uint8_t b[64];
     memcpy(b, key->b, 32);
     memcpy(b + 32, value->b, 32);
+    known_put(key->b, value->b);
     rampart_write_frame(TAG_STORAGE_WRITE, b, 64);
 }
 
@@ -209,9 +289,11 @@ int rampart_call_contract(int kind, const rampart_address *target, const rampart
     if (len) memcpy(b + 61, input, len);
     rampart_write_frame(TAG_CALL_CONTRACT, b, total);
     free(b);
+    /* The callee may change this storage (re-entrancy, DELEGATECALL): forget what was known. */
+    known_clear();
     uint8_t *p;
     uint32_t n;
-    if (read_frame(&p, &n) != TAG_CALL_RESULT || n < 9) _exit(1);
+    if (read_frame(&p, &n) != TAG_CALL_RESULT || n < 9) die("expected a CALL_RESULT");
     int ok = p[0] == 1;
     if (gas_used) *gas_used = get_u64(p + 1);
     if (out_len) *out_len = n - 9;

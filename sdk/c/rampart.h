@@ -52,6 +52,8 @@ void rampart_read_call(rampart_call *call);
 /* The function selector (first 4 calldata bytes, big-endian), 0 if shorter. */
 uint32_t rampart_selector(const rampart_call *call);
 
+/* Reads a slot. Slots preloaded for the call, written or already read in it are answered
+ * without asking the host (and reported to it); a call to another contract forgets them. */
 rampart_word rampart_sload(const rampart_word *key);
 void rampart_sstore(const rampart_word *key, const rampart_word *value);
 void rampart_log(const rampart_word *topics, uint8_t n_topics, const void *data, uint32_t len);
@@ -67,9 +69,10 @@ _Noreturn void rampart_revert(const void *data, uint32_t len);
 /* Reverts with Solidity's Error(string). */
 _Noreturn void rampart_revert_msg(const char *message);
 
-/* Low level: one frame (len u32 LE, tag u8, payload). Storage writes (0x11) and logs (0x12)
- * are held in a buffer until a frame of another tag (which flushes them before itself) or the
- * buffer fills: they are not answered, so sending them with the next frame saves a wake-up. */
+/* Low level: one frame (len u32 LE, tag u8, payload). Storage writes (0x11), logs (0x12) and
+ * reads answered from what the call knows (0x14) are held in a buffer until a frame of another
+ * tag (which flushes them before itself) or the buffer fills: they are not answered, so sending
+ * them with the next frame saves a wake-up. */
 void rampart_write_frame(uint8_t tag, const void *payload, uint32_t len);
 
 /* Helpers. */

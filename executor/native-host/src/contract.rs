@@ -8,17 +8,14 @@ use std::sync::{Arc, Mutex};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::mpsc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-use crate::frame::{self, Frame, FrameError};
+use crate::frame::{self, FrameReader};
 use crate::options::ProcessLimits;
 
 /// Bytes of a contract's stderr kept for error messages.
 pub const STDERR_TAIL_BYTES: usize = 4096;
-/// Frames read ahead from a contract's stdout before it is paused by back-pressure.
-const FRAME_QUEUE: usize = 16;
 
 /// One started contract process, waiting for its CALL frame.
 #[derive(Debug)]
@@ -27,7 +24,10 @@ pub struct ContractProc {
     pub child: Child,
     pub pid: i32,
     pub stdin: ChildStdin,
-    pub frames: mpsc::Receiver<Result<Frame, FrameError>>,
+    /// Its stdout, read by the call that runs on it (between calls nobody reads it).
+    pub frames: FrameReader<ChildStdout>,
+    /// Feature bits of its HELLO (`frame::FEATURE_*`), 0 if it sent none.
+    pub features: u32,
     /// Calls this process ended with a return or revert (persistent processes serve several).
     pub calls_served: u32,
     stderr: Arc<Mutex<VecDeque<u8>>>,
@@ -73,22 +73,7 @@ impl ContractProc {
             .take()
             .ok_or_else(|| std::io::Error::other("no stderr"))?;
 
-        let (tx, frames) = mpsc::channel(FRAME_QUEUE);
-        tokio::spawn(async move {
-            let mut r = BufReader::with_capacity(64 << 10, stdout);
-            loop {
-                let item = frame::read_frame(&mut r, max_frame_bytes).await;
-                let end = !matches!(item, Ok(Some(_)));
-                let item = match item {
-                    Ok(Some(f)) => Ok(f),
-                    Ok(None) => break,
-                    Err(e) => Err(e),
-                };
-                if tx.send(item).await.is_err() || end {
-                    break;
-                }
-            }
-        });
+        let frames = FrameReader::new(stdout, max_frame_bytes);
         let stderr = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL_BYTES)));
         let tail = stderr.clone();
         let stderr_reader = tokio::spawn(async move {
@@ -110,6 +95,7 @@ impl ContractProc {
             pid,
             stdin,
             frames,
+            features: 0,
             calls_served: 0,
             stderr,
             stderr_reader,
@@ -131,6 +117,8 @@ impl ContractProc {
             let theirs = line.as_deref().and_then(comm);
             let sleeping = line.as_deref().and_then(state) == Some('S');
             if theirs.is_some() && theirs != ours && sleeping {
+                // An SDK writes its HELLO before it first waits for a call: it is there now.
+                self.features = self.frames.take_hello();
                 return Ok(());
             }
             if !self.is_alive() {
@@ -158,8 +146,20 @@ impl ContractProc {
     }
 
     pub async fn send(&mut self, tag: u8, payload: &[u8]) -> std::io::Result<()> {
-        self.stdin.write_all(&frame::encode(tag, payload)).await?;
+        self.send_bytes(&frame::encode(tag, payload)).await
+    }
+
+    /// Writes already encoded frames, in one write.
+    pub async fn send_bytes(&mut self, frames: &[u8]) -> std::io::Result<()> {
+        self.stdin.write_all(frames).await?;
         self.stdin.flush().await
+    }
+
+    /// Whether the process wrote nothing since its last frame was taken (between calls, a kept
+    /// process must be silent). Looks at the pipe without waiting.
+    pub fn is_silent(&mut self) -> bool {
+        let open = self.frames.read_available();
+        open && !self.frames.has_buffered()
     }
 
     fn stderr_tail(&self) -> String {

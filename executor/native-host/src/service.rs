@@ -235,10 +235,7 @@ impl Host {
     async fn take_warm(&self, code_hash: [u8; 32], reuse_calls: u32) -> Option<ContractProc> {
         let mut p = self.take_warm_any()?;
         // No /proc read here: that is done when the process is kept, off the call's path.
-        if p.code_hash == code_hash
-            && p.calls_served < reuse_calls
-            && p.is_alive()
-            && p.frames.is_empty()
+        if p.code_hash == code_hash && p.calls_served < reuse_calls && p.is_alive() && p.is_silent()
         {
             return Some(p);
         }
@@ -254,7 +251,7 @@ impl Host {
         let cpu_ok = p
             .cpu_seconds_used()
             .is_some_and(|c| c * 2.0 < self.opts.limits.cpu_seconds as f64);
-        if p.calls_served < reuse_calls && cpu_ok && p.is_alive() && p.frames.is_empty() {
+        if p.calls_served < reuse_calls && cpu_ok && p.is_alive() && p.is_silent() {
             let replaced = self
                 .warm
                 .lock()
@@ -437,7 +434,8 @@ fn hash32(b: &[u8]) -> Result<[u8; 32], Status> {
 
 #[tonic::async_trait]
 impl ContractHost for Service {
-    type CallStream = ReceiverStream<Result<HostToNode, Status>>;
+    type CallStream =
+        Pin<Box<dyn tokio_stream::Stream<Item = Result<HostToNode, Status>> + Send + 'static>>;
 
     async fn call(
         &self,
@@ -479,7 +477,13 @@ impl ContractHost for Service {
                 Err(_) => {}
             }
         });
-        Ok(Response::new(ReceiverStream::new(rx)))
+        // The response's headers go out when this returns: only with the first message, so that
+        // both reach the node in one write and wake it once (a call's first message comes when
+        // the contract has something to say, often its answer).
+        let mut rx = ReceiverStream::new(rx);
+        let first = tokio_stream::StreamExt::next(&mut rx).await;
+        let stream = tokio_stream::StreamExt::chain(tokio_stream::iter(first), rx);
+        Ok(Response::new(Box::pin(stream)))
     }
 
     async fn put_binary(
@@ -642,6 +646,7 @@ async fn run_call(
             &host,
             &mut proc,
             &call_frame,
+            &start.preload,
             preload.clone(),
             &mut inbound,
             &tx,
@@ -714,11 +719,12 @@ enum Drive {
     },
 }
 
-/// Slot values the host knows during a call: the start's preload, then the contract's writes.
+/// Slot values the host knows during a call: the start's preload, then the values the node
+/// answered and the contract's writes.
 type Known = HashMap<[u8; 32], [u8; 32]>;
 
-/// Slots a call may know at most (preloaded ones plus written ones); past it, writes to other
-/// slots are only relayed and reads of them go to the node.
+/// Slots a call may know at most (preloaded, answered and written ones); past it, writes to
+/// other slots are only relayed and reads of them go to the node.
 const MAX_KNOWN_SLOTS: usize = 4_096;
 
 /// Preloaded slots one start may carry (the protocol's bound, `StartCall.preload`; the node's
@@ -751,15 +757,18 @@ fn preloaded(start: &pb::StartCall) -> Result<Known, pb::Error> {
         .collect()
 }
 
-/// Runs one call on `proc`: writes the call frame, then relays the contract's frames to the node
-/// and the node's answers back. A read of a slot in `known` is answered at once and relayed
-/// with its value (the node accounts for it and checks the value); writes update `known`; a
-/// nested call clears it, as the callee may change the storage.
+/// Runs one call on `proc`: writes the call frame (after a PRELOAD frame, to a contract whose
+/// HELLO asked for one), then relays the contract's frames to the node and the node's answers
+/// back. A read of a slot in `known` is answered at once and relayed with its value (the node
+/// accounts for it and checks the value), as is a read the contract answered itself
+/// (STORAGE_SEEN); answers and writes update `known`; a nested call clears it, as the callee may
+/// change the storage.
 #[allow(clippy::too_many_arguments)]
 async fn drive(
     host: &Host,
     proc: &mut ContractProc,
     call_frame: &[u8],
+    preload: &[pb::StorageEntry],
     mut known: Known,
     inbound: &mut Streaming<NodeToHost>,
     tx: &OutTx,
@@ -773,38 +782,56 @@ async fn drive(
         ))))
     };
     let mut relayed = false;
-    match tokio::time::timeout_at(deadline, proc.send(frame::TAG_CALL, call_frame)).await {
+    // A contract that takes the preload (its HELLO said so) gets it just before the call, in the
+    // same write, and answers reads of those slots without asking.
+    let mut out = Vec::new();
+    let preload_bytes = preload.len() * 64;
+    if proc.features & frame::FEATURE_PRELOAD != 0
+        && !preload.is_empty()
+        && preload_bytes <= host.opts.max_frame_bytes as usize
+    {
+        let mut p = Vec::with_capacity(preload_bytes);
+        for e in preload {
+            p.extend_from_slice(&e.key);
+            p.extend_from_slice(&e.value);
+        }
+        out = frame::encode(frame::TAG_PRELOAD, &p);
+    }
+    out.extend_from_slice(&frame::encode(frame::TAG_CALL, call_frame));
+    match tokio::time::timeout_at(deadline, proc.send_bytes(&out)).await {
         Ok(Ok(())) => {}
         Ok(Err(_)) => return Drive::Exited { relayed },
         Err(_) => return timeout(),
     }
     let max_output = host.opts.max_output_bytes;
     let mut output_bytes: u64 = 0;
+    // The slot of the read the node is answering (the contract waits for it: one at a time).
+    let mut asked: Option<[u8; 32]> = None;
     loop {
         tokio::select! {
             biased;
-            f = proc.frames.recv() => {
+            f = proc.frames.next() => {
                 let f = match f {
-                    None => return Drive::Exited { relayed },
-                    Some(Err(FrameError::TooLarge { len, max })) => {
+                    Ok(None) => return Drive::Exited { relayed },
+                    Err(FrameError::TooLarge { len, max }) => {
                         return Drive::Done(End::Reply(host_to_node::Msg::Error(error(
                             ErrorKind::OutputLimit,
                             format!("frame of {len} bytes exceeds the limit of {max} bytes"),
                         ))));
                     }
-                    Some(Err(FrameError::Truncated)) => {
+                    Err(FrameError::Truncated) => {
                         return Drive::Done(End::Reply(host_to_node::Msg::Error(error(
                             ErrorKind::Protocol,
                             "the contract's output ended inside a frame",
                         ))));
                     }
-                    Some(Err(FrameError::Io(e))) => {
+                    Err(FrameError::Io(e)) => {
                         return Drive::Done(End::Reply(host_to_node::Msg::Error(error(
                             ErrorKind::Internal,
                             format!("reading the contract's output: {e}"),
                         ))));
                     }
-                    Some(Ok(f)) => f,
+                    Ok(Some(f)) => f,
                 };
                 output_bytes += (frame::HEADER_BYTES + f.payload.len()) as u64;
                 if output_bytes > max_output {
@@ -813,11 +840,22 @@ async fn drive(
                         format!("the contract wrote more than {max_output} bytes in one call"),
                     ))));
                 }
+                if f.tag == frame::TAG_HELLO {
+                    // Late (it was not there when the process became ready): from the next call.
+                    match <[u8; 4]>::try_from(&f.payload[..]) {
+                        Ok(b) => proc.features = u32::from_le_bytes(b),
+                        Err(_) => return Drive::Done(End::Reply(host_to_node::Msg::Error(error(
+                            ErrorKind::Protocol, "malformed frame: HELLO needs 4 bytes of feature bits")))),
+                    }
+                    continue;
+                }
                 match translate(f) {
                     Ok(m @ (host_to_node::Msg::Ret(_) | host_to_node::Msg::Revert(_))) => {
                         return Drive::Done(End::Reply(m));
                     }
-                    Ok(host_to_node::Msg::StorageRead(r)) if r.key.len() == 32 && known.contains_key(&r.key[..]) => {
+                    // A read the contract asks (not one it answered itself, STORAGE_SEEN: those carry
+                    // their value) of a slot the host knows.
+                    Ok(host_to_node::Msg::StorageRead(r)) if r.value.is_empty() && r.key.len() == 32 && known.contains_key(&r.key[..]) => {
                         let value = known[&r.key[..]];
                         relayed = true;
                         let m = host_to_node::Msg::StorageRead(pb::StorageRead { key: r.key, value: value.to_vec() });
@@ -832,6 +870,9 @@ async fn drive(
                     }
                     Ok(m) => {
                         match &m {
+                            host_to_node::Msg::StorageRead(r) if r.value.is_empty() => {
+                                asked = <[u8; 32]>::try_from(&r.key[..]).ok();
+                            }
                             host_to_node::Msg::StorageWrite(w) => {
                                 if let (Ok(k), Ok(v)) = (<[u8; 32]>::try_from(&w.key[..]), <[u8; 32]>::try_from(&w.value[..]))
                                     && (known.len() < MAX_KNOWN_SLOTS || known.contains_key(&k))
@@ -853,9 +894,15 @@ async fn drive(
             m = inbound.message() => {
                 let reply = match m {
                     Ok(Some(NodeToHost { msg: Some(node_to_host::Msg::StorageValue(v)) })) => {
-                        if v.value.len() != 32 {
+                        let Ok(value) = <[u8; 32]>::try_from(&v.value[..]) else {
                             return Drive::Done(End::Reply(host_to_node::Msg::Error(error(
                                 ErrorKind::BadRequest, "storage value must be 32 bytes"))));
+                        };
+                        // Known from now on: a second read of the slot is answered here.
+                        if let Some(k) = asked.take()
+                            && (known.len() < MAX_KNOWN_SLOTS || known.contains_key(&k))
+                        {
+                            known.insert(k, value);
                         }
                         (frame::TAG_STORAGE_VALUE, v.value)
                     }
@@ -973,6 +1020,17 @@ fn translate(f: frame::Frame) -> Result<host_to_node::Msg, pb::Error> {
             host_to_node::Msg::StorageRead(pb::StorageRead {
                 key: p,
                 value: Vec::new(),
+            })
+        }
+        frame::TAG_STORAGE_SEEN => {
+            if p.len() != 64 {
+                return Err(bad("STORAGE_SEEN needs a 32-byte key and a 32-byte value"));
+            }
+            // A read the contract answered itself (preload or its own write): relayed like one
+            // the host answered, with the value, for the node to account for and check.
+            host_to_node::Msg::StorageRead(pb::StorageRead {
+                key: p[..32].to_vec(),
+                value: p[32..].to_vec(),
             })
         }
         frame::TAG_STORAGE_WRITE => {

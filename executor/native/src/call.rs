@@ -161,7 +161,8 @@ pub enum FailureKind {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallStats {
     pub state_reads: u32,
-    /// Of those, reads the host answered itself (preloaded, or written earlier in the call).
+    /// Of those, reads answered in the sandbox without a round trip to the node (by the host or
+    /// the contract's SDK: preloaded, written or read earlier in the call).
     pub preloaded_reads: u32,
     pub state_writes: u32,
     pub logs: u32,

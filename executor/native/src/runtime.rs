@@ -929,7 +929,8 @@ impl NativeCall<'_> {
                             )
                         )
                     }
-                    // Set when the host answered from the start's preload or the call's writes.
+                    // Set when the read was answered in the sandbox (by the host or the contract's
+                    // SDK) from the start's preload, the call's writes or its earlier reads.
                     let served = match r.value.len() {
                         0 => None,
                         _ => match word(&r.value) {
@@ -950,7 +951,7 @@ impl NativeCall<'_> {
                         Some(v) => abort!(
                             FailureKind::Protocol,
                             format!(
-                                "host answered slot {key} with {v}, the state holds {}",
+                                "slot {key} was answered in the sandbox with {v}, the state holds {}",
                                 read.value
                             )
                         ),
@@ -1167,10 +1168,20 @@ async fn pump(
     mut deadline: tokio::time::Instant,
     max_wait: Duration,
 ) {
-    let mut inbound = match client.call(UnboundedReceiverStream::new(requests)).await {
-        Ok(r) => r.into_inner(),
-        Err(s) => {
+    // The host answers the stream's headers together with its first message (a status, a
+    // request of the contract or its answer), so this wait is bounded like the call.
+    let opened = tokio::time::timeout_at(
+        deadline,
+        client.call(UnboundedReceiverStream::new(requests)),
+    );
+    let mut inbound = match opened.await {
+        Ok(Ok(r)) => r.into_inner(),
+        Ok(Err(s)) => {
             let _ = events.send(Event::Transport(s.message().to_owned())).await;
+            return;
+        }
+        Err(_) => {
+            let _ = events.send(Event::Deadline).await;
             return;
         }
     };

@@ -21,6 +21,8 @@ pub struct Artifacts {
     pub c_token: PathBuf,
     /// `executor/native/tests/contracts/hostile.c`: one contract, a misbehaviour per selector.
     pub hostile: PathBuf,
+    /// `executor/native/tests/contracts/plain.c`: frames by hand, no SDK, no HELLO.
+    pub plain: PathBuf,
 }
 
 /// The workspace root (this crate lives in `executor/native`).
@@ -63,6 +65,7 @@ pub fn artifacts() -> &'static Artifacts {
             c_counter: c.join("counter"),
             c_token: c.join("token"),
             hostile: c.join("hostile"),
+            plain: c.join("plain"),
             dir,
         }
     })

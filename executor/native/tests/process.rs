@@ -52,3 +52,54 @@ fn preloaded_slots() {
 fn bad_deploys() {
     scenarios::bad_deploys(Process, "p_bad_deploys");
 }
+
+/// Pids of the contract hosts of the runtime `instance` (their command line names its directory).
+fn host_pids(instance: &str) -> Vec<String> {
+    let needle = format!("/rampart-{instance}-");
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            (cmd.contains("rampart-contract-host serve") && cmd.contains(&needle))
+                .then(|| pid.to_string())
+        })
+        .collect()
+}
+
+fn signal_all(sig: &str, pids: &[String]) {
+    let status = std::process::Command::new("kill")
+        .arg(sig)
+        .args(pids)
+        .status()
+        .unwrap_or_else(|e| panic!("kill {sig}: {e}"));
+    assert!(status.success(), "kill {sig} {pids:?}");
+}
+
+/// A host that stops answering before it has sent anything of a call (frozen with SIGSTOP)
+/// fails that call with a timeout at the node's own deadline — the node does not wait for the
+/// stream to open without bound — and the next call runs on a fresh sandbox.
+#[test]
+fn a_frozen_host_fails_the_call_at_the_deadline() {
+    let rt = common::runtime(Process, "p_frozen", |c| {
+        c.limits.call_time_ms = 500;
+        c.pool.max_per_contract = 1;
+    });
+    let h = scenarios::Hostile::new(&rt);
+    h.still_serves();
+    let hosts = host_pids("p_frozen");
+    assert!(!hosts.is_empty(), "a host of p_frozen is running");
+    signal_all("-STOP", &hosts);
+    let o = h.run(b"r", scenarios::GAS);
+    signal_all("-CONT", &hosts);
+    common::assert_failed(
+        &o,
+        rampart_native::FailureKind::Timeout,
+        "wall-clock limit of 500 ms exceeded (host unresponsive)",
+    );
+    h.still_serves();
+    rt.shutdown();
+}

@@ -113,7 +113,18 @@ pub fn read_call() -> Call {
 
 /// The next call, or `None` when the host closed stdin between calls.
 fn next_call() -> Option<Call> {
-    let (tag, p) = frame::read_or_eof()?;
+    frame::hello();
+    storage::known::clear();
+    let (mut tag, mut p) = frame::read_or_eof()?;
+    if tag == frame::TAG_PRELOAD {
+        if p.len() % 64 != 0 {
+            frame::die("a PRELOAD frame that is not 64-byte entries");
+        }
+        for e in p.chunks(64) {
+            storage::known::put(B256::from_slice(&e[..32]), B256::from_slice(&e[32..]));
+        }
+        (tag, p) = frame::read();
+    }
     if tag != frame::TAG_CALL || p.len() < 145 {
         frame::die("the first frame is not a CALL");
     }
@@ -175,6 +186,8 @@ pub fn call(kind: CallKind, target: Address, value: U256, gas: u64, input: &[u8]
         frame::TAG_CALL_CONTRACT,
         &[&head, target.as_slice(), &value, &gas, input],
     );
+    // The callee may change this storage (re-entrancy, DELEGATECALL): forget what was known.
+    storage::known::clear();
     let (tag, p) = frame::read();
     if tag != frame::TAG_CALL_RESULT || p.len() < 9 {
         frame::die("expected a CALL_RESULT");
@@ -193,14 +206,28 @@ pub mod frame {
     pub const TAG_CALL: u8 = 0x01;
     pub const TAG_STORAGE_VALUE: u8 = 0x02;
     pub const TAG_CALL_RESULT: u8 = 0x03;
+    pub const TAG_PRELOAD: u8 = 0x04;
     pub const TAG_STORAGE_READ: u8 = 0x10;
     pub const TAG_STORAGE_WRITE: u8 = 0x11;
     pub const TAG_LOG: u8 = 0x12;
     pub const TAG_CALL_CONTRACT: u8 = 0x13;
+    pub const TAG_STORAGE_SEEN: u8 = 0x14;
     pub const TAG_RETURN: u8 = 0x1E;
     pub const TAG_REVERT: u8 = 0x1F;
+    pub const TAG_HELLO: u8 = 0x20;
+    /// HELLO feature bit: this process takes PRELOAD frames.
+    pub const FEATURE_PRELOAD: u32 = 1;
 
-    /// Output held back: storage writes and logs are not answered, so they go out with the next
+    /// Tells the host, once, before the first read, what this process understands.
+    pub(crate) fn hello() {
+        static SENT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if !SENT.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            write(TAG_HELLO, &[&FEATURE_PRELOAD.to_le_bytes()]);
+        }
+    }
+
+    /// Output held back: storage writes, logs and reads answered from what the call knows are
+    /// not answered, so they go out with the next
     /// frame that is (a read, a call) or that ends the call, in one write.
     static HELD: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
     /// Held output is written out once it reaches this many bytes.
@@ -217,7 +244,7 @@ pub mod frame {
         for p in parts {
             buf.extend_from_slice(p);
         }
-        if matches!(tag, TAG_STORAGE_WRITE | TAG_LOG) && buf.len() < HOLD_BYTES {
+        if matches!(tag, TAG_STORAGE_WRITE | TAG_LOG | TAG_STORAGE_SEEN) && buf.len() < HOLD_BYTES {
             return;
         }
         let mut out = std::io::stdout().lock();

@@ -340,6 +340,27 @@ pub fn preloaded_slots(backend: BackendKind, instance: &str) {
             }
         }
         assert_eq!(host.slot(me, B256::ZERO), B256::from(U256::from(8)));
+
+        // A contract without an SDK (no HELLO: never sent a PRELOAD) reads slot 0 twice: the
+        // host answers the second read from the first's answer, and from the third call on
+        // (slot 0 read by the last two calls) with preloading both.
+        let plain = bins.add(&artifacts().plain);
+        let mut host = TestHost::new(&rt, &bins);
+        let at = addr(0xbf);
+        host.natives.insert(at, plain);
+        for n in 1..=4u64 {
+            let o = host.run(plain, ctx(addr(1), at, b"x".to_vec(), GAS));
+            assert!(o.is_success(), "{o:?}");
+            let word = |i: usize| U256::from_be_slice(&o.output[32 * i..32 * i + 32]).to::<u64>();
+            assert_eq!((word(0), word(1), word(2)), (n - 1, n - 1, n));
+            let answered_in_sandbox = if preload_slots > 0 && n > 2 { 2 } else { 1 };
+            assert_eq!(
+                (o.stats.state_reads, o.stats.preloaded_reads),
+                (2, answered_in_sandbox),
+                "call {n}"
+            );
+            seen.push((o.gas_used, o.stats.state_reads, o.stats.state_writes, 0));
+        }
         rt.shutdown();
         seen
     };
@@ -469,6 +490,19 @@ pub fn hostile_common(backend: BackendKind, instance: &str, mode: ProcessMode) {
         GAS,
         FailureKind::Protocol,
         "STORAGE_READ needs a 32-byte key",
+    );
+    // A read the contract says it answered itself is checked against the state.
+    h.expect(
+        &[b'g', 4],
+        GAS,
+        FailureKind::Protocol,
+        "was answered in the sandbox with 0x000000000000000000000000000000000000000000000000000000000000002a, the state holds 0x0000",
+    );
+    h.expect(
+        &[b'g', 5],
+        GAS,
+        FailureKind::Protocol,
+        "HELLO needs 4 bytes",
     );
     h.expect(
         b"x",

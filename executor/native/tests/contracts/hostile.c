@@ -3,7 +3,9 @@
  *   b  fork bomb                  m  allocate far beyond the memory limit
  *   s  spin forever               k  try to kill the host daemon
  *   o  flood stdout with logs     w  write state without end
- *   g  garbage frame (byte 1: 0 unknown tag, 1 huge length, 2 truncated, 3 malformed read)
+ *   g  garbage frame (byte 1: 0 unknown tag, 1 huge length, 2 truncated, 3 malformed read,
+ *      4 a read of slot 0 reported as answered in the sandbox with a value the state does not
+ *      hold, 5 a malformed HELLO)
  *   x  exit without returning     e  leave a daemon behind (setsid + fork), then return
  *   c  call: bytes 1-20 target, rest input; returns success byte + output
  *   r  return "ok"
@@ -127,6 +129,13 @@ static void handle(const rampart_call *call) {
             uint8_t h[7] = {100, 0, 0, 0, 0x1e, 'x', 'y'};
             write(1, h, 7);
             _exit(0);
+        } else if (mode == 4) {
+            uint8_t seen[64] = {0};
+            seen[63] = 42;
+            rampart_write_frame(0x14, seen, 64);
+            rampart_return("lied", 4);
+        } else if (mode == 5) {
+            rampart_write_frame(0x20, "x", 1);
         } else {
             rampart_write_frame(0x10, "short", 5);
         }
