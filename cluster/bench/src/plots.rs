@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::error::BenchError;
@@ -41,159 +42,38 @@ fn title(r: &Report, what: &str) -> String {
     )
 }
 
-/// Committed, submitted and rejected transactions per second over time.
-pub fn rate_svg(r: &Report) -> anyhow::Result<String> {
-    let pts = &r.series.points;
-    let x_max = pts
-        .last()
-        .map_or(1.0, |p| p.t_s + r.series.bucket_s)
-        .max(0.1);
-    let ym = y_max(
-        pts.iter()
-            .flat_map(|p| [p.submitted_per_s, p.committed_per_s, p.rejected_per_s]),
-    );
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title(r, "Rate"), ("sans-serif", 20))
-            .margin(15)
-            .x_label_area_size(45)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0f64..x_max, 0f64..ym)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("time since the first measured submit (s)")
-            .y_desc("transactions per second")
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .draw()
-            .map_err(err)?;
-        let series: [Line<f64>; 3] = [
-            ("submitted", BLUE, |p| p.submitted_per_s),
-            ("committed", GREEN, |p| p.committed_per_s),
-            ("rejected", RED, |p| p.rejected_per_s),
-        ];
-        for (label, color, get) in series {
-            chart
-                .draw_series(LineSeries::new(
-                    pts.iter()
-                        .map(|p| (p.t_s + r.series.bucket_s / 2.0, get(p))),
-                    color.stroke_width(2),
-                ))
-                .map_err(err)?
-                .label(label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                });
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
-}
+/// A chart on the report's plot area, f64 on both axes.
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
-/// Latency p50 and p99 of the transactions committed in each bucket.
-pub fn latency_svg(r: &Report) -> anyhow::Result<String> {
-    let pts = &r.series.points;
-    let x_max = pts
-        .last()
-        .map_or(1.0, |p| p.t_s + r.series.bucket_s)
-        .max(0.1);
-    let ym = y_max(pts.iter().filter_map(|p| p.latency_p99_ms));
+/// Draws one plot: the frame every plot shares (caption, axes from 0 to `x_max`/`y_max`, their
+/// descriptions), then what `draw` puts on it, then the legend of what it labelled (when `draw`
+/// says it labelled something).
+fn plot(
+    r: &Report,
+    what: &str,
+    (x_max, y_max): (f64, f64),
+    (x_desc, y_desc): (&str, &str),
+    draw: impl FnOnce(&mut Chart<'_, '_>) -> anyhow::Result<bool>,
+) -> anyhow::Result<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(title(r, "Latency over time"), ("sans-serif", 20))
+            .caption(title(r, what), ("sans-serif", 20))
             .margin(15)
             .x_label_area_size(45)
             .y_label_area_size(70)
-            .build_cartesian_2d(0f64..x_max, 0f64..ym)
+            .build_cartesian_2d(0f64..x_max, 0f64..y_max)
             .map_err(err)?;
         chart
             .configure_mesh()
-            .x_desc("commit time since the first measured submit (s)")
-            .y_desc("submit → commit latency (ms)")
+            .x_desc(x_desc)
+            .y_desc(y_desc)
             .y_label_formatter(&|v| format!("{v:.0}"))
             .draw()
             .map_err(err)?;
-        let series: [Line<Option<f64>>; 2] = [
-            ("p50", BLUE, |p| p.latency_p50_ms),
-            ("p99", RED, |p| p.latency_p99_ms),
-        ];
-        for (label, color, get) in series {
-            chart
-                .draw_series(LineSeries::new(
-                    pts.iter()
-                        .filter_map(|p| get(p).map(|v| (p.t_s + r.series.bucket_s / 2.0, v))),
-                    color.stroke_width(2),
-                ))
-                .map_err(err)?
-                .label(label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                });
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
-}
-
-/// Histogram of submit → commit latency.
-pub fn histogram_svg(r: &Report) -> anyhow::Result<String> {
-    let bins = &r.latency_histogram;
-    let x_max = bins.last().map_or(1.0, |b| b.hi_ms).max(1.0);
-    let ym = y_max(bins.iter().map(|b| b.count as f64));
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title(r, "Latency histogram"), ("sans-serif", 20))
-            .margin(15)
-            .x_label_area_size(45)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0f64..x_max, 0f64..ym)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("submit → commit latency (ms)")
-            .y_desc("transactions")
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .draw()
-            .map_err(err)?;
-        chart
-            .draw_series(bins.iter().map(|b| {
-                Rectangle::new(
-                    [(b.lo_ms, 0.0), (b.hi_ms, b.count as f64)],
-                    BLUE.mix(0.6).filled(),
-                )
-            }))
-            .map_err(err)?;
-        if let Some(l) = &r.latency_ms {
-            for (label, v, color) in [("p50", l.p50, GREEN), ("p99", l.p99, RED)] {
-                chart
-                    .draw_series(LineSeries::new([(v, 0.0), (v, ym)], color.stroke_width(2)))
-                    .map_err(err)?
-                    .label(format!("{label} {v:.1} ms"))
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                    });
-            }
+        if draw(&mut chart)? {
             chart
                 .configure_series_labels()
                 .background_style(WHITE.mix(0.8))
@@ -204,6 +84,127 @@ pub fn histogram_svg(r: &Report) -> anyhow::Result<String> {
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+/// A labelled line of `color` through `points`.
+fn line(
+    chart: &mut Chart<'_, '_>,
+    label: String,
+    color: RGBColor,
+    points: impl IntoIterator<Item = (f64, f64)>,
+) -> anyhow::Result<()> {
+    chart
+        .draw_series(LineSeries::new(points, color.stroke_width(2)))
+        .map_err(err)?
+        .label(label)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    Ok(())
+}
+
+/// The time axis of the series plots: to the end of the last bucket.
+fn time_max(r: &Report) -> f64 {
+    r.series
+        .points
+        .last()
+        .map_or(1.0, |p| p.t_s + r.series.bucket_s)
+        .max(0.1)
+}
+
+/// Committed, submitted and rejected transactions per second over time.
+pub fn rate_svg(r: &Report) -> anyhow::Result<String> {
+    let pts = &r.series.points;
+    let ym = y_max(
+        pts.iter()
+            .flat_map(|p| [p.submitted_per_s, p.committed_per_s, p.rejected_per_s]),
+    );
+    let series: [Line<f64>; 3] = [
+        ("submitted", BLUE, |p| p.submitted_per_s),
+        ("committed", GREEN, |p| p.committed_per_s),
+        ("rejected", RED, |p| p.rejected_per_s),
+    ];
+    let mid = r.series.bucket_s / 2.0;
+    plot(
+        r,
+        "Rate",
+        (time_max(r), ym),
+        (
+            "time since the first measured submit (s)",
+            "transactions per second",
+        ),
+        |chart| {
+            for (label, color, get) in series {
+                line(
+                    chart,
+                    label.into(),
+                    color,
+                    pts.iter().map(|p| (p.t_s + mid, get(p))),
+                )?;
+            }
+            Ok(true)
+        },
+    )
+}
+
+/// Latency p50 and p99 of the transactions committed in each bucket.
+pub fn latency_svg(r: &Report) -> anyhow::Result<String> {
+    let pts = &r.series.points;
+    let ym = y_max(pts.iter().filter_map(|p| p.latency_p99_ms));
+    let series: [Line<Option<f64>>; 2] = [
+        ("p50", BLUE, |p| p.latency_p50_ms),
+        ("p99", RED, |p| p.latency_p99_ms),
+    ];
+    let mid = r.series.bucket_s / 2.0;
+    plot(
+        r,
+        "Latency over time",
+        (time_max(r), ym),
+        (
+            "commit time since the first measured submit (s)",
+            "submit → commit latency (ms)",
+        ),
+        |chart| {
+            for (label, color, get) in series {
+                let points = pts.iter().filter_map(|p| get(p).map(|v| (p.t_s + mid, v)));
+                line(chart, label.into(), color, points)?;
+            }
+            Ok(true)
+        },
+    )
+}
+
+/// Histogram of submit → commit latency.
+pub fn histogram_svg(r: &Report) -> anyhow::Result<String> {
+    let bins = &r.latency_histogram;
+    let x_max = bins.last().map_or(1.0, |b| b.hi_ms).max(1.0);
+    let ym = y_max(bins.iter().map(|b| b.count as f64));
+    plot(
+        r,
+        "Latency histogram",
+        (x_max, ym),
+        ("submit → commit latency (ms)", "transactions"),
+        |chart| {
+            chart
+                .draw_series(bins.iter().map(|b| {
+                    Rectangle::new(
+                        [(b.lo_ms, 0.0), (b.hi_ms, b.count as f64)],
+                        BLUE.mix(0.6).filled(),
+                    )
+                }))
+                .map_err(err)?;
+            let Some(l) = &r.latency_ms else {
+                return Ok(false);
+            };
+            for (label, v, color) in [("p50", l.p50, GREEN), ("p99", l.p99, RED)] {
+                line(
+                    chart,
+                    format!("{label} {v:.1} ms"),
+                    color,
+                    [(v, 0.0), (v, ym)],
+                )?;
+            }
+            Ok(true)
+        },
+    )
 }
 
 /// Writes the three plots into `dir` (created if needed); returns their paths.

@@ -328,6 +328,41 @@ async fn estimate(
     }
 }
 
+/// The funder sends the same `input` to each of `targets` (`None`: a deployment), with the gas
+/// one estimate against the first gives (`fallback` if it fails, as in [`estimate`]), and waits
+/// for all of them; `what(i)` names transaction `i` in errors. Returns the targets, deployments
+/// replaced by the addresses they create.
+#[allow(clippy::too_many_arguments)]
+async fn send_to_each(
+    rpc: &Rpc,
+    f: &mut Funder<'_>,
+    targets: &[Option<Address>],
+    input: &Bytes,
+    estimate_what: &str,
+    fallback: Option<u64>,
+    what: impl Fn(usize) -> String,
+    timeout: Duration,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<Vec<Address>> {
+    let Some(first) = targets.first() else {
+        return Ok(Vec::new());
+    };
+    let from = f.address();
+    let gas = estimate(rpc, from, *first, input, estimate_what, fallback, notes).await?;
+    let mut txs = Vec::with_capacity(targets.len());
+    let mut addresses = Vec::with_capacity(targets.len());
+    for (i, t) in targets.iter().enumerate() {
+        let kind = match t {
+            Some(a) => TxKind::Call(*a),
+            None => TxKind::Create,
+        };
+        addresses.push(t.unwrap_or_else(|| from.create(f.nonce)));
+        txs.push((f.sign(gas, kind, U256::ZERO, input.clone())?, what(i)));
+    }
+    send_and_wait(rpc, txs, timeout).await?;
+    Ok(addresses)
+}
+
 /// Deploys `code` from the funder; returns its address.
 async fn deploy(
     rpc: &Rpc,
@@ -578,28 +613,18 @@ pub async fn setup(
                 tokens.push(t);
             }
             let (t0, t1) = (tokens[0], tokens[1]);
-            let mut pools = Vec::with_capacity(sc.pools);
-            // Pools: deployed one by one (each needs its own estimate-free creation).
-            let code = contracts::amm_creation(t0, t1)?;
-            let pool_gas = estimate(
+            let pools = send_to_each(
                 rpc,
-                from,
-                None,
-                &code,
+                &mut f,
+                &vec![None; sc.pools],
+                &contracts::amm_creation(t0, t1)?,
                 "a pool deployment",
                 None,
+                |i| format!("AMM pool {i} deployment"),
+                timeout,
                 &mut notes,
             )
             .await?;
-            let mut txs = Vec::new();
-            for i in 0..sc.pools {
-                pools.push(from.create(f.nonce));
-                txs.push((
-                    f.sign(pool_gas, TxKind::Create, U256::ZERO, code.clone())?,
-                    format!("AMM pool {i} deployment"),
-                ));
-            }
-            send_and_wait(rpc, txs, timeout).await?;
             for (i, p) in pools.iter().enumerate() {
                 contracts_deployed.push((format!("pool{i}"), *p));
             }
@@ -630,25 +655,19 @@ pub async fn setup(
             }
             send_and_wait(rpc, txs, timeout).await?;
             let liq = U256::from(POOL_LIQUIDITY);
-            let add = contracts::add_liquidity_calldata(liq, liq);
-            let add_gas = estimate(
+            let pool_targets: Vec<_> = pools.iter().copied().map(Some).collect();
+            send_to_each(
                 rpc,
-                from,
-                Some(pools[0]),
-                &add,
+                &mut f,
+                &pool_targets,
+                &contracts::add_liquidity_calldata(liq, liq),
                 "addLiquidity",
                 Some(2 * CALL_GAS_BUDGET),
+                |i| format!("liquidity of pool {i}"),
+                timeout,
                 &mut notes,
             )
             .await?;
-            let mut txs = Vec::new();
-            for (i, p) in pools.iter().enumerate() {
-                txs.push((
-                    f.sign(add_gas, TxKind::Call(*p), U256::ZERO, add.clone())?,
-                    format!("liquidity of pool {i}"),
-                ));
-            }
-            send_and_wait(rpc, txs, timeout).await?;
             // Senders: both tokens, and their own approvals of every pool.
             let each = U256::from(per_sender * SWAP_AMOUNT * 2);
             token_funding.push((t0, each));
@@ -712,47 +731,32 @@ pub async fn setup(
             .await?;
             contracts_deployed.push(("BoxV1".to_string(), v1));
             contracts_deployed.push(("BoxV2".to_string(), v2));
-            let code = contracts::proxy_creation(v1, U256::ZERO)?;
-            let proxy_gas = estimate(
+            let proxies = send_to_each(
                 rpc,
-                from,
-                None,
-                &code,
+                &mut f,
+                &vec![None; sc.proxies],
+                &contracts::proxy_creation(v1, U256::ZERO)?,
                 "a proxy deployment",
                 None,
+                |i| format!("ERC1967Proxy {i} deployment"),
+                timeout,
                 &mut notes,
             )
             .await?;
-            let mut proxies = Vec::with_capacity(sc.proxies);
-            let mut txs = Vec::new();
-            for i in 0..sc.proxies {
-                proxies.push(from.create(f.nonce));
-                txs.push((
-                    f.sign(proxy_gas, TxKind::Create, U256::ZERO, code.clone())?,
-                    format!("ERC1967Proxy {i} deployment"),
-                ));
-            }
-            send_and_wait(rpc, txs, timeout).await?;
             // Upgrade every proxy to BoxV2 through UUPS (the funder is the owner).
-            let up = contracts::upgrade_calldata(v2);
-            let up_gas = estimate(
+            let proxy_targets: Vec<_> = proxies.iter().copied().map(Some).collect();
+            send_to_each(
                 rpc,
-                from,
-                Some(proxies[0]),
-                &up,
+                &mut f,
+                &proxy_targets,
+                &contracts::upgrade_calldata(v2),
                 "upgradeToAndCall",
                 Some(CALL_GAS_BUDGET),
+                |i| format!("the upgrade of proxy {i} to BoxV2"),
+                timeout,
                 &mut notes,
             )
             .await?;
-            let mut txs = Vec::new();
-            for (i, p) in proxies.iter().enumerate() {
-                txs.push((
-                    f.sign(up_gas, TxKind::Call(*p), U256::ZERO, up.clone())?,
-                    format!("the upgrade of proxy {i} to BoxV2"),
-                ));
-            }
-            send_and_wait(rpc, txs, timeout).await?;
             for (i, p) in proxies.iter().enumerate() {
                 let slot = rpc.storage_at(*p, contracts::IMPLEMENTATION_SLOT).await?;
                 let implementation = Address::from_word(slot);
