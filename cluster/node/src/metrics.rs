@@ -273,8 +273,9 @@ impl Metrics {
             counter(
                 &mut out,
                 "rampart_native_preloaded_reads_total",
-                "Storage reads of native calls that the contract host answered from preloaded \
-                 slots or the call's own writes, without a round trip to the node.",
+                "Storage reads of native calls answered in the sandbox (by the contract host or \
+                 the contract's SDK: preloaded slots, slots written or read earlier in the call), \
+                 without a round trip to the node.",
                 &n.preloaded_reads_total,
             );
         }

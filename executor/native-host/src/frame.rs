@@ -161,25 +161,19 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 
 impl<R: AsyncRead + Unpin + AsFd> FrameReader<R> {
     /// Reads what the pipe holds right now without waiting (the pipe is non-blocking, as tokio
-    /// sets it up), up to one chunk; `false` at its end. For looking at what a contract wrote
-    /// while no call runs (its HELLO, stray output between calls).
+    /// sets it up), up to 4 KiB; `false` at its end. For looking at what a contract wrote while
+    /// no call runs (its HELLO, stray output between calls): once per persistent call, so no
+    /// large buffer is cleared for it.
     pub fn read_available(&mut self) -> bool {
         if self.eof {
             return false;
         }
-        self.compact();
-        let len = self.buf.len();
-        self.buf.resize(len + READ_CHUNK, 0);
-        let r = nix::unistd::read(self.inner.as_fd(), &mut self.buf[len..]);
-        let n = match r {
-            Ok(0) => {
-                self.eof = true;
-                0
-            }
-            Ok(n) => n,
-            Err(_) => 0, // EAGAIN: nothing there; other errors show on the next read
-        };
-        self.buf.truncate(len + n);
+        let mut chunk = [0u8; 4096];
+        match nix::unistd::read(self.inner.as_fd(), &mut chunk) {
+            Ok(0) => self.eof = true,
+            Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            Err(_) => {} // EAGAIN: nothing there; other errors show on the next read
+        }
         !self.eof
     }
 

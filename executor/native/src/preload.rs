@@ -4,7 +4,8 @@
 //!
 //! A preloaded slot travels with the call's start, and the host answers the contract's read of
 //! it without a round trip to the node (proto/contract_host.proto, `StartCall.preload`). A
-//! prediction only moves latency: the node accounts for every read the host answered exactly as
+//! prediction only moves latency: the node accounts for every read answered in the sandbox (by the
+//! host or the contract's SDK) exactly as
 //! for one it answered itself (gas, limits, the state's read set), so results never depend on
 //! what was preloaded, and the hints may differ between replicas. A wrong guess costs one state
 //! read at the start and, under Block-STM, an entry in the read set the call did not need.

@@ -58,8 +58,9 @@ pub struct RuntimeStats {
     /// or stopped answering).
     pub sandboxes_started_total: AtomicU64,
     pub sandboxes_replaced_total: AtomicU64,
-    /// Storage reads of native calls, and those the host answered without asking the node
-    /// (preloaded slots, slots written earlier in the call): the preload hit rate.
+    /// Storage reads of native calls, and those answered in the sandbox without asking the node
+    /// (by the host or the contract's SDK: preloaded slots, slots written or read earlier in the
+    /// call): the preload hit rate.
     pub state_reads_total: AtomicU64,
     pub preloaded_reads_total: AtomicU64,
 }
