@@ -49,6 +49,11 @@ fn preloaded_slots() {
 }
 
 #[test]
+fn more_slots_than_the_sdk_keeps() {
+    scenarios::more_slots_than_the_sdk_keeps(Process, "p_sdk_table");
+}
+
+#[test]
 fn bad_deploys() {
     scenarios::bad_deploys(Process, "p_bad_deploys");
 }

@@ -371,6 +371,27 @@ pub fn preloaded_slots(backend: BackendKind, instance: &str) {
     );
 }
 
+/// A call that knows more slots than the SDK keeps for it (1,536): the reads past the SDK's table
+/// are asked of the host, which answers those it already answered once, and the node the rest;
+/// every read is accounted for and the values are right.
+pub fn more_slots_than_the_sdk_keeps(backend: BackendKind, instance: &str) {
+    let rt = runtime(backend, instance, |_| {});
+    let h = Hostile::new(&rt);
+    let o = h.run(b"a", 1_000_000_000);
+    assert!(o.is_success(), "{o:?}");
+    let sum = U256::from_be_slice(&o.output).to::<u64>();
+    assert_eq!(
+        sum,
+        2 * (1..=600u64).sum::<u64>(),
+        "slots 1-600 hold their number, the rest 0"
+    );
+    assert_eq!((o.stats.state_writes, o.stats.state_reads), (600, 3_400));
+    // Answered in the sandbox: the first pass's 600 written slots (SDK), the whole second pass
+    // (1,536 by the SDK, 164 by the host from the node's first answers).
+    assert_eq!(o.stats.preloaded_reads, 600 + 1_700, "{o:?}");
+    rt.shutdown();
+}
+
 /// One hostile act and what must come of it; then a normal call on the same runtime works.
 pub struct Hostile<'a> {
     pub rt: &'a NativeRuntime,

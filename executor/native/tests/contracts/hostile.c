@@ -13,6 +13,9 @@
  *   p  this process: calls it has served (word 0) and its pid (word 1); tells a persistent
  *      process from a fresh one
  *   q  return "ok" and exit (a contract that serves one call per process)
+ *   a  slots 1-600 written (value = slot), then slots 1-1700 read twice: more slots than the
+ *      SDK keeps for a call (1,536), so reads are answered by the SDK, the host and the node;
+ *      returns the sum of the values read
  *   v  slot 0 + 1 written, then read back, then a call (bytes 1-20 target, rest input), then
  *      slot 0 and slot 1 read: returns the three reads (for preloaded slots: a written slot
  *      and a slot a nested call may change)
@@ -181,6 +184,19 @@ static void handle(const rampart_call *call) {
         r[1] = rampart_sload(&k0);
         r[2] = rampart_sload(&k1);
         rampart_return(r, sizeof r);
+    }
+    case 'a': {
+        rampart_word sum = rampart_word_from_u64(0);
+        for (uint64_t i = 1; i <= 600; i++) {
+            rampart_word k = rampart_word_from_u64(i);
+            rampart_sstore(&k, &k);
+        }
+        for (int pass = 0; pass < 2; pass++)
+            for (uint64_t i = 1; i <= 1700; i++) {
+                rampart_word k = rampart_word_from_u64(i), v = rampart_sload(&k);
+                rampart_add(&sum, &v, &sum);
+            }
+        rampart_return(sum.b, 32);
     }
     case 'q':
         rampart_write_frame(0x1E, "ok", 2);
