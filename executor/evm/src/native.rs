@@ -35,7 +35,9 @@ use revm::{
         BlockEnv, CfgEnv, Context, ContextError, JournalTr, TxEnv,
         result::{EVMError, ExecutionResult, InvalidTransaction},
     },
-    context_interface::{Block, Cfg, Transaction, journaled_state::JournalCheckpoint},
+    context_interface::{
+        Block, Cfg, Transaction, journaled_state::JournalCheckpoint, transaction::AccessListItemTr,
+    },
     handler::{
         EthFrame, EthPrecompiles, EvmTr, FrameInitOrResult, FrameResult, Handler, ItemOrResult,
         MainBuilder, MainnetEvm, MainnetHandler, evm::FrameInitResult,
@@ -403,8 +405,17 @@ impl<'r, DB: Database> RampartEvm<'r, DB> {
             chain_id: ctx.cfg.chain_id(),
             is_static: inputs.is_static,
         };
+        let mut call = runtime.start(code, call_ctx);
+        // Slots the transaction's access list names for this storage account: preloaded (the
+        // list is the sender's statement of what the transaction touches; EIP-2930 already
+        // warmed them for gas).
+        if let Some(list) = ctx.tx.access_list() {
+            for item in list.filter(|i| *i.address() == inputs.target_address) {
+                call.preload_listed(item.storage_slots().copied());
+            }
+        }
         self.stack.push(Slot::Native(Box::new(NativeFrame {
-            call: runtime.start(code, call_ctx),
+            call,
             checkpoint,
             memory,
             return_memory_offset: inputs.return_memory_offset.clone(),

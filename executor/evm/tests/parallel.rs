@@ -221,6 +221,29 @@ fn sign_tx(
     RecoveredTx::from_envelope(envelope).expect("recover")
 }
 
+/// A call with an EIP-2930 access list (an EIP-1559 transaction).
+fn sign_listed(
+    k: &PrivateKeySigner,
+    nonce: u64,
+    to: Address,
+    data: Vec<u8>,
+    access_list: Option<alloy_eips::eip2930::AccessList>,
+) -> RecoveredTx {
+    let tx = TxEip1559 {
+        chain_id: CHAIN.chain_id,
+        nonce,
+        gas_limit: 1_000_000,
+        max_fee_per_gas: 2 * BASE_FEE as u128,
+        max_priority_fee_per_gas: FEE.tip,
+        to: TxKind::Call(to),
+        value: U256::ZERO,
+        access_list: access_list.unwrap_or_default(),
+        input: data.into(),
+    };
+    let sig = k.sign_hash_sync(&tx.signature_hash()).expect("sign");
+    RecoveredTx::from_envelope(TxEnvelope::from(tx.into_signed(sig))).expect("recover")
+}
+
 fn call(k: &PrivateKeySigner, nonce: u64, to: Address, data: Vec<u8>, gas: u64) -> RecoveredTx {
     sign_tx(
         k,
@@ -1590,6 +1613,54 @@ fn native_block_matches_sequential(persistent: bool) {
         world.state.storage(&counter, &U256::ZERO).expect("slot"),
         U256::from(increments)
     );
+
+    // A transaction whose access list names the counter's slot 0: its native call preloads the
+    // slot at once (a fresh runtime has learnt nothing yet), and the contract's SDK answers its
+    // read without a round trip; the same call without the list asks the node. Same result.
+    let listed_rt = {
+        let mut cfg = NativeConfig::new(BackendKind::Process, art.host.clone());
+        cfg.work_dir = work.clone();
+        cfg.instance = if persistent { "evm_list_p" } else { "evm_list" }.into();
+        NativeRuntime::new(cfg).expect("native runtime")
+    };
+    let preloaded = |listed: bool| {
+        let k = key(2);
+        let n = world.nonce(k.address());
+        let access_list = listed.then(|| {
+            alloy_eips::eip2930::AccessList(vec![alloy_eips::eip2930::AccessListItem {
+                address: counter,
+                storage_keys: vec![B256::ZERO],
+            }])
+        });
+        let tx = sign_listed(&k, n, counter, incrementCall {}.abi_encode(), access_list);
+        let mut inp = input(&seq.block.header, std::slice::from_ref(&tx), BIG_GAS);
+        inp.native = Some(&listed_rt);
+        let before = listed_rt
+            .stats()
+            .preloaded_reads_total
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let out = execute_block(&world.state, &CHAIN, &inp).expect("listed block");
+        let r = &out.block.receipts[0];
+        assert!(r.success, "{r:?}");
+        let after = listed_rt
+            .stats()
+            .preloaded_reads_total
+            .load(std::sync::atomic::Ordering::Relaxed);
+        (after - before, out.block.write_set)
+    };
+    let (with_list, ws_with) = preloaded(true);
+    let (without, ws_without) = preloaded(false);
+    assert_eq!(
+        (with_list, without),
+        (1, 0),
+        "the listed slot is preloaded, only with the list"
+    );
+    assert_eq!(
+        ws_with.accounts.get(&counter).map(|a| &a.storage),
+        ws_without.accounts.get(&counter).map(|a| &a.storage),
+        "the same increment either way"
+    );
+    drop(listed_rt);
 
     // Without a runtime, a call to the native contract fails and says why.
     let k = key(1);
