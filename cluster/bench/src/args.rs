@@ -123,6 +123,9 @@ pub struct BenchArgs {
     /// Deploy the native workload's contract with persistent processes.
     #[arg(long)]
     pub native_persistent: bool,
+    /// erc20/native: name both balance slots of each transfer in an EIP-2930 access list.
+    #[arg(long)]
+    pub access_lists: bool,
     /// Write the report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -181,6 +184,9 @@ impl BenchArgs {
         }
         if self.native_persistent {
             s.native_persistent = true;
+        }
+        if self.access_lists {
+            s.access_lists = true;
         }
         match self.chain_id {
             Some(ChainIdArg::Auto) => s.chain_id = None,

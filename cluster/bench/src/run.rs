@@ -86,7 +86,7 @@ fn presign(
     let mut rng = StdRng::seed_from_u64(seed);
     let s = keys.len();
     let calls: Vec<_> = (0..total)
-        .map(|i| workload.next_call(i % s, (i / s) as u64, &mut rng))
+        .map(|i| workload.next_call(keys[i % s].address(), (i / s) as u64, &mut rng))
         .collect();
     let threads = threads.clamp(1, MAX_PRESIGN_THREADS);
     let chunk = total.div_ceil(threads).max(1);
@@ -112,6 +112,7 @@ fn presign(
                             TxKind::Call(call.to),
                             call.value,
                             call.input.clone(),
+                            call.access_list.clone(),
                         )?;
                         let t1 = Instant::now();
                         sign += t1 - t;
@@ -1231,6 +1232,7 @@ mod tests {
             amount: U256::from(1),
             contention: 0.5,
             hot: crate::workload::hot_accounts(1),
+            access_lists: false,
         };
         let p = presign(&wl, &keys, &[5, 0, 9], &chain, 60_000, 7, 1, 1).expect("signs");
         assert_eq!(p.txs.len(), 7);

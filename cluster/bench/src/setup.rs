@@ -101,6 +101,7 @@ pub(crate) fn sign_1559(
     to: TxKind,
     value: U256,
     input: Bytes,
+    access_list: alloy_eips::eip2930::AccessList,
 ) -> anyhow::Result<Signed> {
     let tx = TxEip1559 {
         chain_id: chain.chain_id,
@@ -110,7 +111,7 @@ pub(crate) fn sign_1559(
         max_priority_fee_per_gas: chain.tip,
         to,
         value,
-        access_list: Default::default(),
+        access_list,
         input,
     };
     let sig = key.sign_hash_sync(&tx.signature_hash())?;
@@ -295,7 +296,16 @@ struct Funder<'a> {
 
 impl Funder<'_> {
     fn sign(&mut self, gas: u64, to: TxKind, value: U256, input: Bytes) -> anyhow::Result<Signed> {
-        let s = sign_1559(self.key, self.chain, self.nonce, gas, to, value, input)?;
+        let s = sign_1559(
+            self.key,
+            self.chain,
+            self.nonce,
+            gas,
+            to,
+            value,
+            input,
+            Default::default(),
+        )?;
         self.nonce += 1;
         Ok(s)
     }
@@ -500,6 +510,9 @@ pub async fn setup(
                 binary = [&DEPLOY_PERSISTENT[..], &binary[..]].concat().into();
                 notes.push("the native token is deployed with persistent processes".into());
             }
+            if sc.access_lists {
+                notes.push("each transfer names both balance slots in its access list".into());
+            }
             let token = deploy_native(rpc, &mut f, binary, timeout, &mut notes).await?;
             contracts_deployed.push(("native token".to_string(), token));
             // The first minter becomes the token's owner: the funder mints the senders' tokens.
@@ -536,6 +549,7 @@ pub async fn setup(
                     amount: U256::from(1),
                     contention: sc.contention,
                     hot: workload::hot_accounts(sc.hot_accounts),
+                    access_lists: sc.access_lists,
                 }),
                 Checkpoint::Erc20 {
                     token,
@@ -588,6 +602,7 @@ pub async fn setup(
                     amount: U256::from(1),
                     contention: sc.contention,
                     hot: workload::hot_accounts(sc.hot_accounts),
+                    access_lists: sc.access_lists,
                 }),
                 Checkpoint::Erc20 {
                     token,
@@ -877,7 +892,16 @@ pub async fn setup(
             for (i, s) in senders.iter().enumerate() {
                 if let Some((to, data, what)) = sender_setup[i].get(r) {
                     txs.push((
-                        sign_1559(s, chain, nonces[i], own_gas, *to, U256::ZERO, data.clone())?,
+                        sign_1559(
+                            s,
+                            chain,
+                            nonces[i],
+                            own_gas,
+                            *to,
+                            U256::ZERO,
+                            data.clone(),
+                            Default::default(),
+                        )?,
                         format!("sender {i}'s {what}"),
                     ));
                     nonces[i] += 1;

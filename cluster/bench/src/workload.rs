@@ -12,7 +12,8 @@
 //! On a Block-STM executor, transactions on one hot spot conflict (they read and write the same
 //! balance, reserves or counter) and are re-executed; that is a cost, not a failure.
 
-use alloy_primitives::{Address, Bytes, U256};
+use alloy_eips::eip2930::{AccessList, AccessListItem};
+use alloy_primitives::{Address, B256, Bytes, U256};
 use rand::Rng as _;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
@@ -66,13 +67,15 @@ pub struct Call {
     pub input: Bytes,
     /// Whether the contention draw sent it to the hot spot.
     pub hot: bool,
+    /// The transaction's EIP-2930 access list (empty: none).
+    pub access_list: AccessList,
 }
 
 /// A workload: the call of each measured transaction.
 pub trait Workload: Send + Sync + std::fmt::Debug {
     fn kind(&self) -> WorkloadKind;
     /// The call of `sender`'s `seq`-th transaction of the run.
-    fn next_call(&self, sender: usize, seq: u64, rng: &mut StdRng) -> Call;
+    fn next_call(&self, sender: Address, seq: u64, rng: &mut StdRng) -> Call;
 }
 
 /// Draws a target index among `n`: 0 (the hot one) with probability `share`, else one of
@@ -118,13 +121,14 @@ impl Workload for EthTransfer {
     fn kind(&self) -> WorkloadKind {
         WorkloadKind::Eth
     }
-    fn next_call(&self, _sender: usize, _seq: u64, rng: &mut StdRng) -> Call {
+    fn next_call(&self, _sender: Address, _seq: u64, rng: &mut StdRng) -> Call {
         let (to, hot) = recipient(self.contention, &self.hot, rng);
         Call {
             to,
             value: self.value,
             input: Bytes::new(),
             hot,
+            access_list: AccessList::default(),
         }
     }
 }
@@ -138,19 +142,39 @@ pub struct Erc20Transfer {
     pub amount: U256,
     pub contention: f64,
     pub hot: Vec<Address>,
+    /// Name the two balance slots (the token's mapping at slot 0, as in `sdk/c/examples/token.c`
+    /// and OpenZeppelin's ERC20) in each transaction's access list: a native token then gets
+    /// them preloaded with the call (docs/native-contracts.md, "Preloaded slots").
+    pub access_lists: bool,
+}
+
+/// The slot of `balances[who]` for a balances mapping at slot 0.
+pub fn balance_slot(who: Address) -> B256 {
+    let mut buf = [0u8; 64];
+    buf[..32].copy_from_slice(who.into_word().as_slice());
+    alloy_primitives::keccak256(buf)
 }
 
 impl Workload for Erc20Transfer {
     fn kind(&self) -> WorkloadKind {
         self.kind
     }
-    fn next_call(&self, _sender: usize, _seq: u64, rng: &mut StdRng) -> Call {
+    fn next_call(&self, sender: Address, _seq: u64, rng: &mut StdRng) -> Call {
         let (to, hot) = recipient(self.contention, &self.hot, rng);
+        let access_list = if self.access_lists {
+            AccessList(vec![AccessListItem {
+                address: self.token,
+                storage_keys: vec![balance_slot(sender), balance_slot(to)],
+            }])
+        } else {
+            AccessList::default()
+        };
         Call {
             to: self.token,
             value: U256::ZERO,
             input: crate::token::transfer_calldata(to, self.amount),
             hot,
+            access_list,
         }
     }
 }
@@ -170,7 +194,7 @@ impl Workload for AmmSwap {
     fn kind(&self) -> WorkloadKind {
         WorkloadKind::Amm
     }
-    fn next_call(&self, _sender: usize, seq: u64, rng: &mut StdRng) -> Call {
+    fn next_call(&self, _sender: Address, seq: u64, rng: &mut StdRng) -> Call {
         let p = pick(self.contention, self.pools.len(), rng);
         let token_in = if seq.is_multiple_of(2) {
             self.token0
@@ -182,6 +206,7 @@ impl Workload for AmmSwap {
             value: U256::ZERO,
             input: crate::contracts::swap_calldata(token_in, self.amount_in),
             hot: p == 0,
+            access_list: AccessList::default(),
         }
     }
 }
@@ -197,13 +222,14 @@ impl Workload for UupsCall {
     fn kind(&self) -> WorkloadKind {
         WorkloadKind::Uups
     }
-    fn next_call(&self, _sender: usize, _seq: u64, rng: &mut StdRng) -> Call {
+    fn next_call(&self, _sender: Address, _seq: u64, rng: &mut StdRng) -> Call {
         let p = pick(self.contention, self.proxies.len(), rng);
         Call {
             to: self.proxies[p],
             value: U256::ZERO,
             input: crate::contracts::increment_calldata(),
             hot: p == 0,
+            access_list: AccessList::default(),
         }
     }
 }
@@ -221,21 +247,55 @@ mod tests {
             amount: U256::from(1),
             contention: 0.3,
             hot: hot_accounts(2),
+            access_lists: false,
         };
         let mut a = StdRng::seed_from_u64(1);
         let mut b = StdRng::seed_from_u64(1);
-        let xs: Vec<_> = (0..50).map(|i| w.next_call(i, 0, &mut a)).collect();
-        let ys: Vec<_> = (0..50).map(|i| w.next_call(i, 0, &mut b)).collect();
+        let xs: Vec<_> = (0..50u8)
+            .map(|i| w.next_call(Address::with_last_byte(i), 0, &mut a))
+            .collect();
+        let ys: Vec<_> = (0..50u8)
+            .map(|i| w.next_call(Address::with_last_byte(i), 0, &mut b))
+            .collect();
         assert_eq!(xs, ys);
         assert_ne!(xs[0].input, xs[1].input);
         assert_eq!(xs[0].to, Address::repeat_byte(9));
+        assert!(xs[0].access_list.0.is_empty());
+    }
+
+    /// With access lists, a transfer names its token's two balance slots: the sender's and the
+    /// recipient's, laid out as Solidity lays out `mapping(address => uint256)` at slot 0.
+    #[test]
+    fn transfers_name_both_balances_in_their_access_list() {
+        let w = Erc20Transfer {
+            kind: WorkloadKind::Native,
+            token: Address::repeat_byte(9),
+            amount: U256::from(1),
+            contention: 1.0,
+            hot: hot_accounts(1),
+            access_lists: true,
+        };
+        let from = Address::repeat_byte(0xaa);
+        let c = w.next_call(from, 0, &mut StdRng::seed_from_u64(1));
+        let [item] = &c.access_list.0[..] else {
+            panic!("one access-list item: {:?}", c.access_list)
+        };
+        assert_eq!(item.address, Address::repeat_byte(9));
+        assert_eq!(
+            item.storage_keys,
+            vec![balance_slot(from), balance_slot(hot_accounts(1)[0])]
+        );
+        // keccak256(pad32(from) ++ pad32(0)), as solc computes it.
+        let mut pre = [0u8; 64];
+        pre[12..32].copy_from_slice(from.as_slice());
+        assert_eq!(balance_slot(from), alloy_primitives::keccak256(pre));
     }
 
     fn hot_share(w: &dyn Workload) -> f64 {
         let mut rng = StdRng::seed_from_u64(7);
         let n = 20_000;
         (0..n)
-            .filter(|&i| w.next_call(0, i as u64, &mut rng).hot)
+            .filter(|&i| w.next_call(Address::ZERO, i as u64, &mut rng).hot)
             .count() as f64
             / n as f64
     }
@@ -281,7 +341,9 @@ mod tests {
             contention: 0.0,
         };
         let mut rng = StdRng::seed_from_u64(3);
-        let calls: Vec<Call> = (0..300).map(|s| w.next_call(0, s, &mut rng)).collect();
+        let calls: Vec<Call> = (0..300)
+            .map(|s| w.next_call(Address::ZERO, s, &mut rng))
+            .collect();
         assert!(calls.iter().all(|c| c.to != pools[0]));
         for p in &pools[1..] {
             assert!(calls.iter().any(|c| c.to == *p), "pool {p} never used");
