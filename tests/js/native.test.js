@@ -10,6 +10,7 @@
 // - an OpenZeppelin transparent proxy (ERC-1967) over a native implementation, upgraded to a
 //   second native implementation with its state kept;
 // - an EIP-1167 clone of a native implementation with initializer-once;
+// - a transaction's EIP-2930 access list preloads the native token's balance slots;
 // - hostile contracts: each ends in a failed receipt naming the reason, nothing of it lands, and
 //   the node keeps producing blocks.
 //
@@ -38,6 +39,11 @@ const COUNTER_ABI = [
   "function increment() returns (uint256)",
   "function add(uint256 by) returns (uint256)",
   "event Incremented(address indexed by, uint256 value)",
+];
+const TOKEN_ABI = [
+  "function mint(address to, uint256 amount)",
+  "function transfer(address to, uint256 amount) returns (bool)",
+  "function balanceOf(address who) view returns (uint256)",
 ];
 const BOX_ABI = [
   "function initialize(address owner, uint256 value)",
@@ -70,14 +76,18 @@ if (!BIN) {
   });
 } else {
   describe("native contracts", () => {
-    let tmp, node, provider, signer, url;
+    let tmp, node, provider, signer, url, metricsUrl;
     let counter, counterAddr, rustCounterAddr, boxImpl, caller, callerAddr;
 
     before(async () => {
       const host = path.join(REL, "rampart-contract-host");
       assert.ok(fs.existsSync(host), `${host} missing: run scripts/build-native.sh`);
       tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rampart-native-"));
+      const metricsAddr = `127.0.0.1:${await freePort()}`;
+      metricsUrl = `http://${metricsAddr}/metrics`;
       node = new RampartNode(path.join(tmp, "datadir"), await freePort(), [
+        "--metrics-addr",
+        metricsAddr,
         "--native-backend",
         BACKEND,
         "--native-host",
@@ -163,6 +173,33 @@ if (!BIN) {
       );
       assert.match(refused.message, /invalid native contract: unknown deploy option flags 0x02/);
       await h.assertAlive(url);
+    });
+
+    it("preloads the slots a transaction's access list names (EIP-2930): the reads answered in the sandbox", async () => {
+      const tokenAddr = await deployNative(signer, binary("c/token"));
+      const token = new ethers.Contract(tokenAddr, TOKEN_ABI, signer);
+      await h.mined(token.mint(signer.address, 1000n));
+      const to = ethers.Wallet.createRandom().address;
+      // balances is the mapping at slot 0: keccak256(pad32(who) ++ pad32(0)).
+      const slot = (who) => ethers.keccak256(ethers.AbiCoder.defaultAbiCoder().encode(["address", "uint256"], [who, 0]));
+      const preloaded = async () => {
+        const text = await (await fetch(metricsUrl)).text();
+        const m = text.match(/^rampart_native_preloaded_reads_total (\d+)/m);
+        assert.ok(m, "the node reports rampart_native_preloaded_reads_total");
+        return Number(m[1]);
+      };
+      const before = await preloaded();
+      // An explicit gas limit: no eth_estimateGas run of the call in between.
+      const receipt = await h.mined(
+        token.transfer(to, 7n, {
+          gasLimit: 2_000_000n,
+          accessList: [{ address: tokenAddr, storageKeys: [slot(signer.address), slot(to)] }],
+        }),
+      );
+      assert.equal(receipt.status, 1);
+      assert.equal((await preloaded()) - before, 2, "both balance reads were answered in the sandbox");
+      assert.equal(await token.balanceOf(to), 7n);
+      assert.equal(await token.balanceOf(signer.address), 993n);
     });
 
     it("is called from EVM code: CALL, STATICCALL, DELEGATECALL", async () => {
