@@ -30,6 +30,10 @@ pub struct ContractProc {
     pub features: u32,
     /// Calls this process ended with a return or revert (persistent processes serve several).
     pub calls_served: u32,
+    /// Its /proc/<pid>/stat, kept open: a look at it is one `pread` (under gVisor's ptrace
+    /// platform every system call is a round trip through the sentry, and this is read after
+    /// every persistent call).
+    stat: Option<std::fs::File>,
     stderr: Arc<Mutex<VecDeque<u8>>>,
     stderr_reader: tokio::task::JoinHandle<()>,
 }
@@ -97,6 +101,7 @@ impl ContractProc {
             frames,
             features: 0,
             calls_served: 0,
+            stat: None,
             stderr,
             stderr_reader,
         })
@@ -105,7 +110,6 @@ impl ContractProc {
     /// Waits until the process has `exec`ed the contract (its name in /proc changed from ours),
     /// so that a call handed to it does not pay for `exec`. Gives up after `timeout`.
     pub async fn wait_ready(&mut self, timeout: std::time::Duration) -> std::io::Result<()> {
-        let stat = format!("/proc/{}/stat", self.pid);
         let ours = std::fs::read_to_string("/proc/self/stat")
             .ok()
             .and_then(|s| comm(&s));
@@ -113,7 +117,7 @@ impl ContractProc {
         loop {
             // Ready: it runs the contract (another name than ours) and sleeps (in its first read
             // of stdin, past its start-up).
-            let line = std::fs::read_to_string(&stat).ok();
+            let line = self.read_stat();
             let theirs = line.as_deref().and_then(comm);
             let sleeping = line.as_deref().and_then(state) == Some('S');
             if theirs.is_some() && theirs != ours && sleeping {
@@ -140,9 +144,20 @@ impl ContractProc {
     }
 
     /// CPU time (user + system) the process has used so far, from /proc; `None` if unreadable.
-    pub fn cpu_seconds_used(&self) -> Option<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
-        cpu_seconds(&stat)
+    pub fn cpu_seconds_used(&mut self) -> Option<f64> {
+        cpu_seconds(&self.read_stat()?)
+    }
+
+    /// Its /proc/<pid>/stat line, read at offset 0 of the file kept open (opened on first use).
+    fn read_stat(&mut self) -> Option<String> {
+        use std::os::unix::fs::FileExt;
+        if self.stat.is_none() {
+            self.stat = std::fs::File::open(format!("/proc/{}/stat", self.pid)).ok();
+        }
+        // One line of 52 fields, all numbers but a 16-byte name: 2 KiB holds it.
+        let mut buf = [0u8; 2048];
+        let n = self.stat.as_ref()?.read_at(&mut buf, 0).ok()?;
+        String::from_utf8(buf[..n].to_vec()).ok()
     }
 
     pub async fn send(&mut self, tag: u8, payload: &[u8]) -> std::io::Result<()> {
@@ -197,6 +212,8 @@ impl ContractProc {
 /// namespace under gVisor).
 pub fn processes_of_uid(uid: u32, except: &[i32]) -> Vec<i32> {
     let mut out = Vec::new();
+    // Not this daemon itself (root, never the contract uid): one file fewer to read per call.
+    let me = i32::try_from(std::process::id()).unwrap_or(-1);
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return out;
     };
@@ -208,7 +225,7 @@ pub fn processes_of_uid(uid: u32, except: &[i32]) -> Vec<i32> {
         else {
             continue;
         };
-        if except.contains(&pid) {
+        if pid == me || except.contains(&pid) {
             continue;
         }
         let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {

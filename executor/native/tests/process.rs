@@ -44,6 +44,11 @@ fn persistent_processes() {
 }
 
 #[test]
+fn persistent_process_past_half_its_cpu() {
+    scenarios::persistent_process_past_half_its_cpu(Process, "p_half_cpu");
+}
+
+#[test]
 fn preloaded_slots() {
     scenarios::preloaded_slots(Process, "p_preload");
 }

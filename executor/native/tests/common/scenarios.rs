@@ -551,6 +551,28 @@ pub fn hostile_common(backend: BackendKind, instance: &str, mode: ProcessMode) {
     h.still_serves();
 }
 
+/// A kept process that has used half its CPU-time limit (`RLIMIT_CPU` counts over the process's
+/// life) is not kept: the next call must not inherit a nearly spent limit.
+pub fn persistent_process_past_half_its_cpu(backend: BackendKind, instance: &str) {
+    let rt = runtime(backend, instance, |c| {
+        c.limits.persistent_process_calls = 100;
+        c.limits.cpu_seconds = 1;
+        c.pool.max_per_contract = 1;
+    });
+    let h = Hostile::with_mode(&rt, ProcessMode::Persistent);
+    let who = |calldata: &[u8]| {
+        let o = h.run(calldata, GAS);
+        assert!(o.is_success(), "{o:?}");
+        (o.output.len() == 64).then(|| U256::from_be_slice(&o.output[32..64]).to::<u64>())
+    };
+    let pid = who(b"p").expect("pid");
+    assert_eq!(who(b"p"), Some(pid), "a kept process serves the next call");
+    who(b"u"); // about 0.6 s of its 1 s of CPU
+    let next = who(b"p").expect("pid");
+    assert_ne!(next, pid, "the process past half its CPU time was replaced");
+    rt.shutdown();
+}
+
 /// What the calls of a contract deployed with persistent processes see, through the hostile
 /// contract's `p` act (calls its process has served, and its pid).
 pub fn persistent_processes(backend: BackendKind, instance: &str) {

@@ -13,6 +13,7 @@
  *   p  this process: calls it has served (word 0) and its pid (word 1); tells a persistent
  *      process from a fresh one
  *   q  return "ok" and exit (a contract that serves one call per process)
+ *   u  use about 600 ms of CPU time, then return "ok"
  *   a  slots 1-600 written (value = slot), then slots 1-1700 read twice: more slots than the
  *      SDK keeps for a call (1,536), so reads are answered by the SDK, the host and the node;
  *      returns the sum of the values read
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include "rampart.h"
 
@@ -197,6 +199,12 @@ static void handle(const rampart_call *call) {
                 rampart_add(&sum, &v, &sum);
             }
         rampart_return(sum.b, 32);
+    }
+    case 'u': {
+        clock_t until = clock() + CLOCKS_PER_SEC * 6 / 10;
+        volatile uint64_t x = 0;
+        while (clock() < until) x++;
+        rampart_return("ok", 2);
     }
     case 'q':
         rampart_write_frame(0x1E, "ok", 2);
