@@ -10,8 +10,9 @@ use plotters::prelude::*;
 use crate::error::BenchError;
 use crate::report::{Report, SeriesPoint};
 
-/// A line of a time plot: label, colour, and the value it takes from a point.
-type Line<T> = (&'static str, RGBColor, fn(&SeriesPoint) -> T);
+/// A line of a time plot: label, colour, and the value it takes from a point (none: no point
+/// in that bucket).
+type Line = (&'static str, RGBColor, fn(&SeriesPoint) -> Option<f64>);
 
 /// Size of every plot, pixels.
 const SIZE: (u32, u32) = (900, 480);
@@ -101,6 +102,17 @@ fn line(
     Ok(())
 }
 
+/// The lines of a time plot, each point at the middle of its bucket; they are labelled.
+fn time_lines(chart: &mut Chart<'_, '_>, r: &Report, series: &[Line]) -> anyhow::Result<bool> {
+    let mid = r.series.bucket_s / 2.0;
+    for &(label, color, get) in series {
+        let points = r.series.points.iter();
+        let points = points.filter_map(|p| get(p).map(|v| (p.t_s + mid, v)));
+        line(chart, label.into(), color, points)?;
+    }
+    Ok(true)
+}
+
 /// The time axis of the series plots: to the end of the last bucket.
 fn time_max(r: &Report) -> f64 {
     r.series
@@ -117,12 +129,11 @@ pub fn rate_svg(r: &Report) -> anyhow::Result<String> {
         pts.iter()
             .flat_map(|p| [p.submitted_per_s, p.committed_per_s, p.rejected_per_s]),
     );
-    let series: [Line<f64>; 3] = [
-        ("submitted", BLUE, |p| p.submitted_per_s),
-        ("committed", GREEN, |p| p.committed_per_s),
-        ("rejected", RED, |p| p.rejected_per_s),
+    let series: [Line; 3] = [
+        ("submitted", BLUE, |p| Some(p.submitted_per_s)),
+        ("committed", GREEN, |p| Some(p.committed_per_s)),
+        ("rejected", RED, |p| Some(p.rejected_per_s)),
     ];
-    let mid = r.series.bucket_s / 2.0;
     plot(
         r,
         "Rate",
@@ -131,17 +142,7 @@ pub fn rate_svg(r: &Report) -> anyhow::Result<String> {
             "time since the first measured submit (s)",
             "transactions per second",
         ),
-        |chart| {
-            for (label, color, get) in series {
-                line(
-                    chart,
-                    label.into(),
-                    color,
-                    pts.iter().map(|p| (p.t_s + mid, get(p))),
-                )?;
-            }
-            Ok(true)
-        },
+        |chart| time_lines(chart, r, &series),
     )
 }
 
@@ -149,11 +150,10 @@ pub fn rate_svg(r: &Report) -> anyhow::Result<String> {
 pub fn latency_svg(r: &Report) -> anyhow::Result<String> {
     let pts = &r.series.points;
     let ym = y_max(pts.iter().filter_map(|p| p.latency_p99_ms));
-    let series: [Line<Option<f64>>; 2] = [
+    let series: [Line; 2] = [
         ("p50", BLUE, |p| p.latency_p50_ms),
         ("p99", RED, |p| p.latency_p99_ms),
     ];
-    let mid = r.series.bucket_s / 2.0;
     plot(
         r,
         "Latency over time",
@@ -162,13 +162,7 @@ pub fn latency_svg(r: &Report) -> anyhow::Result<String> {
             "commit time since the first measured submit (s)",
             "submit → commit latency (ms)",
         ),
-        |chart| {
-            for (label, color, get) in series {
-                let points = pts.iter().filter_map(|p| get(p).map(|v| (p.t_s + mid, v)));
-                line(chart, label.into(), color, points)?;
-            }
-            Ok(true)
-        },
+        |chart| time_lines(chart, r, &series),
     )
 }
 

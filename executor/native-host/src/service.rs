@@ -1026,8 +1026,9 @@ fn translate(f: frame::Frame) -> Result<host_to_node::Msg, pb::Error> {
             if p.len() != 64 {
                 return Err(bad("STORAGE_SEEN needs a 32-byte key and a 32-byte value"));
             }
-            // A read the contract answered itself (preload or its own write): relayed like one
-            // the host answered, with the value, for the node to account for and check.
+            // A read the contract answered itself (preloaded, written or read earlier in the
+            // call): relayed like one the host answered, with the value, for the node to account
+            // for and check.
             host_to_node::Msg::StorageRead(pb::StorageRead {
                 key: p[..32].to_vec(),
                 value: p[32..].to_vec(),
