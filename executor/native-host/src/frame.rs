@@ -84,6 +84,34 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         self.at < self.buf.len()
     }
 
+    /// Whether the pipe stayed quiet since it was last found empty, going by the readiness the
+    /// runtime keeps for it: no system call unless the pipe was signalled meanwhile (then one
+    /// read, whose bytes are kept for the next frame). `false` if bytes wait here or in the pipe,
+    /// or at the pipe's end (the process died). For the check on the way into a call, where
+    /// every system call is latency (under gVisor's ptrace platform a round trip through the
+    /// sentry); [`read_available`](Self::read_available) asks the pipe itself.
+    pub fn is_quiet(&mut self) -> bool {
+        use std::task::{Context, Poll, Waker};
+        if self.eof || self.has_buffered() {
+            return false;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut chunk = [0u8; 4096];
+        let mut rb = tokio::io::ReadBuf::new(&mut chunk);
+        match std::pin::Pin::new(&mut self.inner).poll_read(&mut cx, &mut rb) {
+            Poll::Pending => true,
+            Poll::Ready(Ok(())) if rb.filled().is_empty() => {
+                self.eof = true;
+                false
+            }
+            Poll::Ready(Ok(())) => {
+                self.buf.extend_from_slice(rb.filled());
+                false
+            }
+            Poll::Ready(Err(_)) => false,
+        }
+    }
+
     /// The next frame; `Ok(None)` at a clean end of stream (between frames). Cancel-safe.
     pub async fn next(&mut self) -> Result<Option<Frame>, FrameError> {
         loop {
@@ -271,5 +299,29 @@ mod tests {
             assert_eq!(got[1].payload, vec![2u8; 3000]);
             assert!(reader.next().await.unwrap().is_none());
         }
+    }
+
+    /// `is_quiet` over a real pipe: quiet while nothing was written, not once a frame arrived
+    /// (and the frame is kept for the next read), quiet again after it was read, not at the
+    /// pipe's end.
+    #[tokio::test]
+    async fn quiet_pipe() {
+        use tokio::io::AsyncWriteExt;
+        let settle = || tokio::time::sleep(std::time::Duration::from_millis(20));
+        let (mut w, r) = tokio::net::unix::pipe::pipe().unwrap();
+        let mut reader = FrameReader::new(r, 1 << 20);
+        settle().await;
+        assert!(reader.is_quiet(), "nothing written");
+        assert!(reader.is_quiet(), "still nothing");
+        w.write_all(&encode(TAG_RETURN, b"stale")).await.unwrap();
+        settle().await;
+        assert!(!reader.is_quiet(), "a frame arrived");
+        assert!(!reader.is_quiet(), "and waits here");
+        let f = reader.next().await.unwrap().unwrap();
+        assert_eq!((f.tag, &f.payload[..]), (TAG_RETURN, &b"stale"[..]));
+        assert!(reader.is_quiet(), "read");
+        drop(w);
+        settle().await;
+        assert!(!reader.is_quiet(), "the writer is gone");
     }
 }

@@ -234,9 +234,11 @@ impl Host {
     /// (`reuse_calls` bounds the calls per process). One that cannot is killed.
     async fn take_warm(&self, code_hash: [u8; 32], reuse_calls: u32) -> Option<ContractProc> {
         let mut p = self.take_warm_any()?;
-        // No /proc read here: that is done when the process is kept, off the call's path.
-        if p.code_hash == code_hash && p.calls_served < reuse_calls && p.is_alive() && p.is_silent()
-        {
+        // No system call here if the process stayed quiet: its /proc stat, exit status and pipe
+        // were looked at when it was kept, off the call's path. Since then, output or death
+        // (its stdout closes) shows in the pipe's readiness; a death the runtime has not seen yet
+        // fails the call's first write, and `run_call` runs the call again in a fresh process.
+        if p.code_hash == code_hash && p.calls_served < reuse_calls && p.frames.is_quiet() {
             return Some(p);
         }
         let _ = p.kill(false).await;

@@ -13,7 +13,11 @@
 //!     the read goes to the node;
 //!   - a pipe round trip between this process and a child (`cat`), paced like the calls: what
 //!     the OS charges for the one hop every call makes from the host to its contract process
-//!     and back (two wake-ups), the part of "call − floor" no protocol change can remove.
+//!     and back (two wake-ups), the part of "call − floor" no protocol change can remove;
+//!   - for gVisor, the same hop inside a sandbox (`pipe_hop.c` in a sandbox of its own, same
+//!     `runsc` and platform, a call-sized frame out and an answer-sized one back), paced like
+//!     the calls: there every wake-up and system call goes through gVisor's sentry, and this is
+//!     that backend's share of "call − floor" no protocol change can remove.
 //!
 //! cargo bench -p rampart-native --bench native_call [-- ITERATIONS]
 //! RAMPART_SKIP_GVISOR=1 skips gVisor (no root or runsc).
@@ -22,12 +26,14 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use alloy_primitives::Address;
 use common::*;
-use rampart_native::{BackendKind, NativeCode, NativeRuntime, ProcessMode};
+use rampart_native::{BackendKind, NativeCode, NativeRuntime, ProcessMode, RunscConfig};
 
 fn pct(v: &mut [Duration], p: f64) -> Duration {
     v.sort();
@@ -36,6 +42,106 @@ fn pct(v: &mut [Duration], p: f64) -> Duration {
 
 fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
+}
+
+/// `pipe_hop.c` in a gVisor sandbox of its own: one pipe round trip timed inside the sandbox
+/// per line written to it.
+struct SandboxHop {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    dir: PathBuf,
+    runsc: RunscConfig,
+    id: String,
+}
+
+impl SandboxHop {
+    fn runsc(&self) -> Command {
+        hop_runsc(&self.runsc, &self.dir)
+    }
+
+    fn start(runsc: &RunscConfig) -> Self {
+        let id = format!("rampart-bench-hop-{}", std::process::id());
+        let dir = std::env::temp_dir().join(&id);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("rootfs")).unwrap();
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pipe_hop.c");
+        let built = Command::new("gcc")
+            .args(["-O2", "-static", "-o"])
+            .arg(dir.join("rootfs/pipe_hop"))
+            .arg(src)
+            .status()
+            .unwrap();
+        assert!(built.success(), "gcc {src}");
+        let config = serde_json::json!({
+            "ociVersion": "1.0.2",
+            "process": {
+                "terminal": false, "user": { "uid": 0, "gid": 0 },
+                "args": ["/pipe_hop"], "env": ["PATH=/"], "cwd": "/",
+            },
+            "root": { "path": dir.join("rootfs"), "readonly": true },
+            "linux": { "namespaces": [
+                { "type": "pid" }, { "type": "ipc" }, { "type": "uts" },
+                { "type": "mount" }, { "type": "network" },
+            ] },
+        });
+        std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+        let mut child = hop_runsc(runsc, &dir)
+            .arg("run")
+            .arg("--bundle")
+            .arg(&dir)
+            .arg(&id)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        Self {
+            child,
+            stdin,
+            stdout,
+            dir,
+            runsc: runsc.clone(),
+            id,
+        }
+    }
+
+    fn hop(&mut self) -> Duration {
+        self.stdin.as_mut().unwrap().write_all(b"x\n").unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        let us: f64 = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("pipe_hop said {line:?}: {e}"));
+        Duration::from_secs_f64(us / 1e6)
+    }
+}
+
+/// `runsc` with the flags of the contract sandboxes that matter here (platform, no network),
+/// its state under `dir`.
+fn hop_runsc(runsc: &RunscConfig, dir: &std::path::Path) -> Command {
+    let mut c = Command::new(&runsc.runsc);
+    c.arg("--root").arg(dir.join("state"));
+    if let Some(p) = &runsc.platform {
+        c.arg(format!("--platform={p}"));
+    }
+    c.args(["--network=none", "--ignore-cgroups"]);
+    c
+}
+
+impl Drop for SandboxHop {
+    fn drop(&mut self) {
+        drop(self.stdin.take()); // pipe_hop ends at the end of its input
+        let _ = self.child.wait();
+        let _ = self
+            .runsc()
+            .args(["delete", "--force", &self.id])
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// (process mode, preloaded) of each variant measured.
@@ -80,6 +186,9 @@ fn bench(backend: BackendKind, iterations: usize, pace: Duration) {
         .unwrap();
     let (mut cat_in, mut cat_out) = (cat.stdin.take().unwrap(), cat.stdout.take().unwrap());
     let mut pipe = Vec::new();
+    let mut sandbox_hop =
+        (backend == BackendKind::Gvisor).then(|| SandboxHop::start(&RunscConfig::default()));
+    let mut hops = Vec::new();
     let mut floor = Vec::new();
     let mut figures: [Figures; 4] = Default::default();
     // The storage account of a call: one the runtime knows (slot 0 preloaded), or a new one.
@@ -106,6 +215,13 @@ fn bench(backend: BackendKind, iterations: usize, pace: Duration) {
         cat_out.read_exact(&mut [0u8]).unwrap();
         if i >= 10 {
             pipe.push(t.elapsed());
+        }
+        if let Some(h) = &mut sandbox_hop {
+            std::thread::sleep(pace);
+            let d = h.hop();
+            if i >= 10 {
+                hops.push(d);
+            }
         }
         for ((mode, preload), fig) in VARIANTS.into_iter().zip(&mut figures) {
             std::thread::sleep(pace);
@@ -151,6 +267,13 @@ fn bench(backend: BackendKind, iterations: usize, pace: Duration) {
 
     drop(cat_in);
     cat.wait().unwrap();
+    drop(sandbox_hop);
+    // The hop no protocol change removes: inside the sandbox where there is one.
+    let hop50 = if hops.is_empty() {
+        None
+    } else {
+        Some(pct(&mut hops, 0.5))
+    };
     let (f50, f99) = (pct(&mut floor, 0.5), pct(&mut floor, 0.99));
     let k50 = pct(&mut cold, 0.5);
     let p50 = pct(&mut pipe, 0.5);
@@ -166,8 +289,9 @@ fn bench(backend: BackendKind, iterations: usize, pace: Duration) {
         };
         let (c50, c99) = (pct(&mut fig.call, 0.5), pct(&mut fig.call, 0.99));
         let r50 = pct(&mut fig.ret, 0.5);
+        let hop = hop50.unwrap_or(p50);
         println!(
-            "| {label} | {:.0} / {:.0} µs | {:.0} µs | {:.0} / {:.0} µs | **{:.0} µs** | {:.0} µs | {:.0} calls/s | {:.1} ms (max {:.1}) |",
+            "| {label} | {:.0} / {:.0} µs | {:.0} µs | {:.0} / {:.0} µs | **{:.0} µs** | {:.0} µs | {} | {:.0} µs | {:.0} calls/s | {:.1} ms (max {:.1}) |",
             us(f50),
             us(f99),
             us(r50),
@@ -175,6 +299,8 @@ fn bench(backend: BackendKind, iterations: usize, pace: Duration) {
             us(c99),
             us(c50) - us(f50),
             us(p50),
+            hop50.map_or("—".to_owned(), |h| format!("{:.0} µs", us(h))),
+            us(c50) - us(f50) - us(hop),
             fig.per_s,
             k50.as_secs_f64() * 1e3,
             cold.iter().max().unwrap().as_secs_f64() * 1e3,
@@ -189,9 +315,9 @@ fn main() {
         .unwrap_or(300);
     artifacts();
     println!(
-        "| backend | floor p50 / p99 | start → return p50 | warm call p50 / p99 | call − floor (p50) | pipe round trip p50 | back-to-back, one sandbox | cold start p50 |"
+        "| backend | floor p50 / p99 | start → return p50 | warm call p50 / p99 | call − floor (p50) | pipe round trip p50 | in-sandbox pipe round trip p50 | call − floor − pipe (p50) | back-to-back, one sandbox | cold start p50 |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     bench(BackendKind::Process, iterations, Duration::from_millis(10));
     if gvisor_enabled() {
         bench(BackendKind::Gvisor, iterations, Duration::from_millis(100));

@@ -71,6 +71,13 @@ fn persistent_processes() {
 }
 
 #[test]
+fn persistent_process_writing_while_idle() {
+    if gvisor_enabled() {
+        scenarios::persistent_process_writing_while_idle(Gvisor, "g_idle_write");
+    }
+}
+
+#[test]
 fn bad_deploys() {
     if gvisor_enabled() {
         scenarios::bad_deploys(Gvisor, "g_bad_deploys");

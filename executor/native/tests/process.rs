@@ -49,6 +49,11 @@ fn persistent_process_past_half_its_cpu() {
 }
 
 #[test]
+fn persistent_process_writing_while_idle() {
+    scenarios::persistent_process_writing_while_idle(Process, "p_idle_write");
+}
+
+#[test]
 fn preloaded_slots() {
     scenarios::preloaded_slots(Process, "p_preload");
 }

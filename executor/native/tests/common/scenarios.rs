@@ -573,6 +573,34 @@ pub fn persistent_process_past_half_its_cpu(backend: BackendKind, instance: &str
     rt.shutdown();
 }
 
+/// A kept process that writes while no call runs (its stray frame arrives after it was kept)
+/// does not serve the next call: that call runs in a fresh process and gets its own answer, not
+/// the stray frame.
+pub fn persistent_process_writing_while_idle(backend: BackendKind, instance: &str) {
+    let rt = runtime(backend, instance, |c| {
+        c.limits.persistent_process_calls = 100;
+        c.pool.max_per_contract = 1;
+    });
+    let h = Hostile::with_mode(&rt, ProcessMode::Persistent);
+    let who = |calldata: &[u8]| {
+        let o = h.run(calldata, GAS);
+        assert!(o.is_success(), "{o:?}");
+        assert_eq!(o.output.len(), 64, "{o:?}");
+        let word = |i: usize| U256::from_be_slice(&o.output[32 * i..32 * i + 32]).to::<u64>();
+        (word(0), word(1))
+    };
+    let (_, pid) = who(b"p");
+    let o = h.run(b"l", GAS);
+    assert!(o.is_success() && o.output[..] == b"ok"[..], "{o:?}");
+    // The stray frame is written 50 ms after the call returned.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (served, next) = who(b"p");
+    assert_eq!(served, 1, "the next call ran in a fresh process");
+    assert_ne!(next, pid, "the process that wrote while idle was replaced");
+    assert_eq!(who(b"p"), (2, next), "and the fresh one is kept");
+    rt.shutdown();
+}
+
 /// What the calls of a contract deployed with persistent processes see, through the hostile
 /// contract's `p` act (calls its process has served, and its pid).
 pub fn persistent_processes(backend: BackendKind, instance: &str) {

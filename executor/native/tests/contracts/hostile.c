@@ -13,6 +13,8 @@
  *   p  this process: calls it has served (word 0) and its pid (word 1); tells a persistent
  *      process from a fresh one
  *   q  return "ok" and exit (a contract that serves one call per process)
+ *   l  return "ok", then 50 ms later, idle between calls, write a stray RETURN frame "stale"
+ *      (a kept process must not hand it to its next call)
  *   u  use about 600 ms of CPU time, then return "ok"
  *   a  slots 1-600 written (value = slot), then slots 1-1700 read twice: more slots than the
  *      SDK keeps for a call (1,536), so reads are answered by the SDK, the host and the node;
@@ -31,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 #include "rampart.h"
@@ -72,6 +75,14 @@ static int call_target(const rampart_call *c, uint8_t **res, uint32_t *n) {
     memset(zero.b, 0, 32);
     uint64_t used;
     return rampart_call_contract(RAMPART_CALL, &t, &zero, 1000000, c->calldata + 21, c->calldata_len - 21, res, n, &used);
+}
+
+/* Act l: the stray frame, written from a signal handler while the SDK waits for a call. */
+static void late_frame(int sig) {
+    (void)sig;
+    static const uint8_t f[] = {5, 0, 0, 0, 0x1E, 's', 't', 'a', 'l', 'e'};
+    ssize_t r = write(1, f, sizeof f);
+    (void)r;
 }
 
 /* Calls this process has run (only a persistent process runs more than one). */
@@ -204,6 +215,18 @@ static void handle(const rampart_call *call) {
         clock_t until = clock() + CLOCKS_PER_SEC * 6 / 10;
         volatile uint64_t x = 0;
         while (clock() < until) x++;
+        rampart_return("ok", 2);
+    }
+    case 'l': {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = late_frame;
+        sa.sa_flags = SA_RESTART; /* the SDK's read of the next call goes on */
+        sigaction(SIGALRM, &sa, NULL);
+        struct itimerval t;
+        memset(&t, 0, sizeof t);
+        t.it_value.tv_usec = 50000;
+        setitimer(ITIMER_REAL, &t, NULL);
         rampart_return("ok", 2);
     }
     case 'q':
