@@ -332,9 +332,10 @@ impl Host {
         Ok(p)
     }
 
-    /// Tops the spares up to `SPARES` for `code_hash`. The spares lock is not held while a
-    /// process starts, so a call meanwhile takes a spare that is ready instead of waiting.
-    async fn refill(&self, code_hash: [u8; 32]) {
+    /// Tops the spares up to `target` (at most `SPARES`) for `code_hash`. The spares lock is not
+    /// held while a process starts, so a call meanwhile takes a spare that is ready instead of
+    /// waiting.
+    async fn refill(&self, code_hash: [u8; 32], target: usize) {
         let Some(path) = self.binary(&code_hash) else {
             return;
         };
@@ -345,7 +346,7 @@ impl Host {
                 // A kept persistent process counts as one: its contract's next call needs no
                 // spare, and the processes of the contract uid stay as few as in per-call mode.
                 let kept = usize::from(self.holds_warm(code_hash));
-                if spares.len() + kept + self.refilling.load(Ordering::SeqCst) >= SPARES {
+                if spares.len() + kept + self.refilling.load(Ordering::SeqCst) >= target {
                     return;
                 }
                 self.refilling.fetch_add(1, Ordering::SeqCst);
@@ -525,8 +526,11 @@ impl ContractHost for Service {
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(code_hash, path);
         }
-        // Start a spare now, and answer once it is started, so the first call does not wait.
-        self.host.refill(code_hash).await;
+        // Start a spare now, and answer once it is started, so the first call does not wait; the
+        // second starts after the answer (a cold start waits for one process start, not two).
+        self.host.refill(code_hash, 1).await;
+        let host = self.host.clone();
+        tokio::spawn(async move { host.refill(code_hash, SPARES).await });
         Ok(Response::new(pb::PutBinaryResponse {}))
     }
 
@@ -708,7 +712,7 @@ async fn run_call(
         if !h.spares.lock().await.is_empty() {
             tokio::time::sleep(REFILL_DELAY).await;
         }
-        h.refill(code_hash).await
+        h.refill(code_hash, SPARES).await
     });
 }
 
