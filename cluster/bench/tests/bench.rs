@@ -402,7 +402,11 @@ async fn unreachable_endpoint_and_bad_scenarios() {
 /// The example scenarios in `cluster/bench/scenarios/` parse and validate.
 #[test]
 fn example_scenarios_are_valid() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    // At run time (cargo and nextest set it): a test binary built from another checkout of the
+    // same sources may be reused, and its compile-time path be gone.
+    let manifest_dir =
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    let dir = Path::new(&manifest_dir).join("scenarios");
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).expect("scenarios dir") {
         let p = entry.expect("entry").path();

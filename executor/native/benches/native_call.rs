@@ -65,14 +65,15 @@ impl SandboxHop {
         let dir = std::env::temp_dir().join(&id);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("rootfs")).unwrap();
-        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pipe_hop.c");
+        let src =
+            rampart_native::testing::workspace_root().join("executor/native/benches/pipe_hop.c");
         let built = Command::new("gcc")
             .args(["-O2", "-static", "-o"])
             .arg(dir.join("rootfs/pipe_hop"))
-            .arg(src)
+            .arg(&src)
             .status()
             .unwrap();
-        assert!(built.success(), "gcc {src}");
+        assert!(built.success(), "gcc {}", src.display());
         let config = serde_json::json!({
             "ociVersion": "1.0.2",
             "process": {

@@ -25,12 +25,26 @@ pub struct Artifacts {
     pub plain: PathBuf,
 }
 
-/// The workspace root (this crate lives in `executor/native`).
+/// The workspace root: the nearest directory with a `Cargo.lock` above the running test's package
+/// (cargo and nextest set `CARGO_MANIFEST_DIR` for the processes they run), else above this
+/// crate's directory at compile time. Not the compile-time path alone: cargo reuses a library
+/// built from another checkout of the same sources when both share `CARGO_TARGET_DIR` (a CI
+/// clone and a working copy), and that checkout may be gone.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap_or_else(|e| panic!("workspace root: {e}"))
+    let above = |dir: &Path| {
+        dir.ancestors()
+            .find(|p| p.join("Cargo.lock").is_file())
+            .map(Path::to_path_buf)
+    };
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .and_then(|d| above(Path::new(&d)))
+        .or_else(|| above(Path::new(env!("CARGO_MANIFEST_DIR"))))
+        .unwrap_or_else(|| {
+            panic!(
+                "no workspace root (a directory with Cargo.lock) above CARGO_MANIFEST_DIR or {}",
+                env!("CARGO_MANIFEST_DIR")
+            )
+        })
 }
 
 /// Builds the artefacts (cargo skips what is up to date) and returns their paths. Panics with
