@@ -35,7 +35,7 @@ use rampart_evm::{
     BlockOutcome, ParallelConfig, execute_block, execute_block_parallel,
     execute_block_parallel_with,
 };
-use rampart_primitives::{BlockHeader, MemoryState, RecoveredTx};
+use rampart_primitives::{BlockHeader, MemoryState, RecoveredTx, commitment::write_set_hash};
 
 sol! {
     function transfer(address to, uint256 value) returns (bool);
@@ -538,6 +538,57 @@ fn main() {
             "{workload} {mode}: {:.2} ms per block",
             t.elapsed().as_secs_f64() * 1e3 / rounds as f64
         );
+        return;
+    }
+    if filter == "commitment" {
+        // The write set's hash at a block's end on 1, 2, … threads up to the machine's cores,
+        // interleaved, for the write sets of 10,000-transaction blocks: what the chunked
+        // commitment (rampart_primitives::commitment) takes off a block's serial tail.
+        //   -- <rounds> commitment
+        let mut counts: Vec<usize> = std::iter::successors(Some(1usize), |t| Some(t * 2))
+            .take_while(|&t| t < std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .collect();
+        counts.push(std::thread::available_parallelism().map_or(2, |n| n.get()));
+        counts.dedup();
+        println!(
+            "| write set of 10,000 txs | accounts | slots | {} |",
+            counts
+                .iter()
+                .map(|t| format!("{t} thread(s)"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+        println!("|---|---|---|{}", "---|".repeat(counts.len()));
+        for (name, txs) in [
+            ("ETH transfers", world.eth_transfers(10_000)),
+            ("ERC-20, hot 0%", world.erc20(10_000, 0)),
+            ("AMM, K = 100", world.swaps(10_000, 100)),
+        ] {
+            let out = execute_block(&world.state, &CHAIN, &input(&world.parent, &txs, None))
+                .expect("sequential");
+            let ws = &out.block.write_set;
+            let mut times: Vec<Vec<Duration>> = vec![Vec::new(); counts.len()];
+            let mut hashes = Vec::new();
+            for _ in 0..rounds {
+                for (i, &t) in counts.iter().enumerate() {
+                    let start = Instant::now();
+                    hashes.push(write_set_hash(ws, t).expect("hash"));
+                    times[i].push(start.elapsed());
+                }
+            }
+            hashes.dedup();
+            assert_eq!(hashes.len(), 1, "one hash whatever the threads");
+            let slots: usize = ws.accounts.values().map(|a| a.storage.len()).sum();
+            let cells: Vec<String> = times
+                .into_iter()
+                .map(|v| format!("{:.2} ms", median(v).as_secs_f64() * 1e3))
+                .collect();
+            println!(
+                "| {name} | {} | {slots} | {} |",
+                ws.accounts.len(),
+                cells.join(" | ")
+            );
+        }
         return;
     }
     if filter == "scaling" {

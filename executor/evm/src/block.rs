@@ -209,8 +209,11 @@ pub fn execute_block<R: StateReader>(
         drop(to_sealer);
 
         let write_set = evm.into_db().into_write_set();
-        // Hashed while the sealer may still be finishing the roots.
-        let ws_hash = write_set_hash(&write_set).map_err(|e| ExecError::Bug(e.to_string()))?;
+        // Hashed while the sealer may still be finishing the roots, in chunks on the machine's
+        // cores (the transactions are done: nothing else of this block needs them).
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let ws_hash =
+            write_set_hash(&write_set, threads).map_err(|e| ExecError::Bug(e.to_string()))?;
         let roots = sealer
             .join()
             .map_err(|_| ExecError::Bug("block sealer thread panicked".into()))?;

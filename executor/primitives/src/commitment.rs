@@ -1,29 +1,92 @@
 //! The state commitment every replica computes for every block.
 //!
-//! `commitment(n) = keccak256("rampart-state-v1" || commitment(n-1) || keccak256(codec(write_set(n)))
+//! `commitment(n) = keccak256("rampart-state-v2" || commitment(n-1) || write_set_hash(n)
 //! || receipts_root(n))`. It chains, so two replicas with equal commitments at height n agree on
 //! every write set and receipt up to n. It is kept behind this one function so a Merkle trie
 //! (for `eth_getProof`) can replace it without touching callers.
+//!
+//! `write_set_hash = keccak256("rampart-write-set-v2" || u64 accounts || h(chunk 1) || … ||
+//! h(chunk m) || h(codes))`: the accounts, in address order, go in chunks of
+//! [`ACCOUNTS_PER_CHUNK`], each hashed as `keccak256(codec(chunk))` (the chunk as a sequence of
+//! (address, write) pairs), and the codes as `keccak256(codec(codes))`. The chunks are fixed by
+//! the write set alone, so the hash never depends on how many threads computed it; they can be
+//! hashed in parallel at the end of a block, when the block's threads have nothing else to do
+//! (v1 hashed the whole encoding as one keccak stream, a fixed serial tail of every block).
 
-use alloy_primitives::{B256, keccak256};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::{WriteSet, codec};
+use alloy_primitives::{Address, B256, Keccak256, keccak256};
 
-const DOMAIN: &[u8] = b"rampart-state-v1";
+use crate::{AccountWrite, WriteSet, codec};
+
+const DOMAIN: &[u8] = b"rampart-state-v2";
+const WRITE_SET_DOMAIN: &[u8] = b"rampart-write-set-v2";
+
+/// Accounts per hashed chunk of a write set. Part of the commitment's definition: changing it
+/// changes every commitment.
+pub const ACCOUNTS_PER_CHUNK: usize = 1024;
+
+/// Threads [`write_set_hash`] uses at most.
+pub const MAX_HASH_THREADS: usize = 16;
 
 pub fn state_commitment(
     parent: B256,
     write_set: &WriteSet,
     receipts_root: B256,
 ) -> Result<B256, codec::CodecError> {
-    Ok(chain(parent, write_set_hash(write_set)?, receipts_root))
+    Ok(chain(parent, write_set_hash(write_set, 1)?, receipts_root))
 }
 
-/// `keccak256(codec(write_set))`, the write set's part of [`state_commitment`]; the encoding
-/// streams into the hasher (no buffer of the whole encoding, no sizing pass), so a caller can
-/// compute it as soon as the write set is final.
-pub fn write_set_hash(write_set: &WriteSet) -> Result<B256, codec::CodecError> {
-    codec::keccak_of_encoding(write_set)
+/// The write set's part of [`state_commitment`], its chunks hashed on up to `threads` threads
+/// (at most [`MAX_HASH_THREADS`]; the calling thread is one of them). Each chunk's encoding
+/// streams into its hasher (no buffer of the whole encoding).
+pub fn write_set_hash(write_set: &WriteSet, threads: usize) -> Result<B256, codec::CodecError> {
+    let accounts: Vec<(&Address, &AccountWrite)> = write_set.accounts.iter().collect();
+    let chunks: Vec<&[(&Address, &AccountWrite)]> = accounts.chunks(ACCOUNTS_PER_CHUNK).collect();
+    // Part i < chunks.len() is an account chunk; the last part is the codes.
+    let parts = chunks.len() + 1;
+    let hash_part = |i: usize| match chunks.get(i) {
+        Some(chunk) => codec::keccak_of_encoding(chunk),
+        None => codec::keccak_of_encoding(&write_set.codes),
+    };
+    let threads = threads.clamp(1, MAX_HASH_THREADS).min(parts);
+    let hashes: Vec<B256> = if threads == 1 {
+        (0..parts).map(hash_part).collect::<Result<_, _>>()?
+    } else {
+        // Parts are taken in order from a shared counter, so a thread that meets a large chunk
+        // (storage-heavy accounts) does not hold up the others.
+        let next = AtomicUsize::new(0);
+        let work = || {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= parts {
+                    return done;
+                }
+                done.push((i, hash_part(i)));
+            }
+        };
+        let mut done = std::thread::scope(|scope| {
+            let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+            let mut done = work();
+            for h in helpers {
+                match h.join() {
+                    Ok(d) => done.extend(d),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            done
+        });
+        done.sort_unstable_by_key(|(i, _)| *i);
+        done.into_iter().map(|(_, h)| h).collect::<Result<_, _>>()?
+    };
+    let mut top = Keccak256::new();
+    top.update(WRITE_SET_DOMAIN);
+    top.update((accounts.len() as u64).to_be_bytes());
+    for h in &hashes {
+        top.update(h);
+    }
+    Ok(top.finalize())
 }
 
 /// [`state_commitment`] from the write set's hash.
@@ -39,8 +102,7 @@ pub fn chain(parent: B256, write_set_hash: B256, receipts_root: B256) -> B256 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::AccountWrite;
-    use alloy_primitives::{Address, U256};
+    use alloy_primitives::U256;
 
     #[test]
     fn commitment_depends_on_every_input() {
@@ -72,11 +134,11 @@ mod tests {
         );
     }
 
-    /// The streamed hash is the hash of the encoding, for a write set with every kind of entry.
+    /// The hash is its definition, for a write set with every kind of entry and any thread count.
     #[test]
-    fn streamed_hash_equals_hash_of_the_encoding() {
+    fn hash_follows_its_definition_on_any_threads() {
         let mut ws = WriteSet::default();
-        for i in 0..300u16 {
+        for i in 0..2500u16 {
             let mut aw = AccountWrite {
                 info: (i % 3 != 0).then(|| crate::Account {
                     nonce: u64::from(i),
@@ -94,23 +156,59 @@ mod tests {
         }
         ws.codes.insert(
             B256::repeat_byte(1),
-            alloy_primitives::Bytes::from(vec![0x60; 40_000]),
+            alloy_primitives::Bytes::from(vec![0x60; 100_000]),
         );
-        let encoded = crate::codec::encode(&ws).expect("encode");
+        let encoded = crate::codec::encode(&ws.codes).expect("encode");
         assert!(encoded.len() > 64 << 10, "spans several buffer flushes");
-        assert_eq!(
-            write_set_hash(&ws).expect("hash"),
-            keccak256(&encoded),
-            "same bytes hashed"
-        );
+        // The definition, spelled out: chunks of the accounts in address order, then the codes,
+        // each hashed over its encoding; then the count and the chunk hashes.
+        let accounts: Vec<(&Address, &AccountWrite)> = ws.accounts.iter().collect();
+        let mut top = WRITE_SET_DOMAIN.to_vec();
+        top.extend_from_slice(&(accounts.len() as u64).to_be_bytes());
+        for chunk in accounts.chunks(ACCOUNTS_PER_CHUNK) {
+            top.extend_from_slice(keccak256(crate::codec::encode(&chunk).expect("e")).as_slice());
+        }
+        top.extend_from_slice(keccak256(&encoded).as_slice());
+        let expected = keccak256(&top);
+        for threads in [0, 1, 2, 3, 8, 64] {
+            assert_eq!(
+                write_set_hash(&ws, threads).expect("hash"),
+                expected,
+                "{threads} threads"
+            );
+        }
         assert_eq!(
             state_commitment(B256::repeat_byte(2), &ws, B256::repeat_byte(3)).expect("c"),
-            chain(
-                B256::repeat_byte(2),
-                keccak256(&encoded),
-                B256::repeat_byte(3)
-            )
+            chain(B256::repeat_byte(2), expected, B256::repeat_byte(3))
         );
+    }
+
+    /// Which chunk an account falls in matters: moving the chunk boundary (one account more in
+    /// front) changes the hash, as does any account's content in any chunk.
+    #[test]
+    fn every_chunk_counts() {
+        let mut ws = WriteSet::default();
+        for i in 0..(2 * ACCOUNTS_PER_CHUNK + 5) as u64 {
+            ws.accounts.insert(
+                Address::with_last_byte(1).create(i),
+                AccountWrite::default(),
+            );
+        }
+        let base = write_set_hash(&ws, 4).expect("h");
+        for i in [
+            0,
+            ACCOUNTS_PER_CHUNK - 1,
+            ACCOUNTS_PER_CHUNK,
+            2 * ACCOUNTS_PER_CHUNK + 4,
+        ] {
+            let mut changed = ws.clone();
+            let (a, _) = ws.accounts.iter().nth(i).expect("account");
+            changed.accounts.get_mut(a).expect("a").storage_cleared = true;
+            assert_ne!(write_set_hash(&changed, 4).expect("h"), base, "account {i}");
+        }
+        let mut more = ws.clone();
+        more.accounts.insert(Address::ZERO, AccountWrite::default());
+        assert_ne!(write_set_hash(&more, 4).expect("h"), base);
     }
 
     #[test]

@@ -230,13 +230,14 @@ impl<'a, R: StateReader> Committer<'a, R> {
     }
 
     /// Credits the tips, builds the write set and seals with the sequential executor's
-    /// `seal_with_roots`. With `parallel`, `garbage` is freed on a second thread meanwhile.
+    /// `seal_with_roots`, hashing the write set on `threads` threads. With more than one,
+    /// `garbage` is freed on a second thread meanwhile.
     pub fn seal(
         self,
         input: &BlockInput<'_>,
         (roots, receipts): (Roots, Vec<StoredReceipt>),
         garbage: impl Send,
-        parallel: bool,
+        threads: usize,
     ) -> Result<BlockOutcome, ExecError> {
         let Committer {
             mut db,
@@ -252,7 +253,7 @@ impl<'a, R: StateReader> Committer<'a, R> {
             }
             let write_set = db.into_write_set();
             let write_set_hash =
-                write_set_hash(&write_set).map_err(|e| ExecError::Bug(e.to_string()))?;
+                write_set_hash(&write_set, threads).map_err(|e| ExecError::Bug(e.to_string()))?;
             let sealed = Sealed {
                 receipts,
                 write_set,
@@ -267,7 +268,7 @@ impl<'a, R: StateReader> Committer<'a, R> {
                 rejected,
             })
         };
-        if parallel {
+        if threads > 1 {
             std::thread::scope(|s| {
                 s.spawn(move || drop(garbage));
                 finish()

@@ -191,7 +191,7 @@ pub fn execute_block_parallel_tuned<R: StateReader + Sync>(
             let (result, stats) = block_stm(&state, chain, input, threads, tuning.sequential_tail);
             match result {
                 Ok((committer, sealed, garbage)) => {
-                    return Ok((committer.seal(input, sealed, garbage, threads > 1)?, stats));
+                    return Ok((committer.seal(input, sealed, garbage, threads)?, stats));
                 }
                 Err(reason) => {
                     let (outcome, _) = sequential(state, chain, input, reason.clone())?;
