@@ -5,29 +5,59 @@
 //! every write set and receipt up to n. It is kept behind this one function so a Merkle trie
 //! (for `eth_getProof`) can replace it without touching callers.
 //!
-//! `write_set_hash = keccak256("rampart-write-set-v2" || u64 accounts || h(chunk 1) || … ||
-//! h(chunk m) || h(codes))`: the accounts, in address order, go in chunks of
-//! [`ACCOUNTS_PER_CHUNK`], each hashed as `keccak256(codec(chunk))` (the chunk as a sequence of
-//! (address, write) pairs), and the codes as `keccak256(codec(codes))`. The chunks are fixed by
-//! the write set alone, so the hash never depends on how many threads computed it; they can be
-//! hashed in parallel at the end of a block, when the block's threads have nothing else to do
-//! (v1 hashed the whole encoding as one keccak stream, a fixed serial tail of every block).
+//! `write_set_hash = keccak256("rampart-write-set-v2" || u64 accounts || u64 items || h(chunk 1)
+//! || … || h(chunk m) || h(codes))`. The write set is read as a sequence of items in address and
+//! slot order — for each account, an account item (address, fields, storage-cleared flag, slot
+//! count) followed by one item per written slot — cut into chunks of [`ITEMS_PER_CHUNK`] items,
+//! each hashed as `keccak256(codec(chunk))`; the codes are `keccak256(codec(codes))`. The chunks
+//! are fixed by the write set alone, so the hash never depends on how many threads computed it,
+//! and an account with many slots (a token contract) spreads over several chunks. They are hashed
+//! in parallel at the end of a block, when the block's threads have nothing else to do (v1
+//! hashed the whole encoding as one keccak stream, a serial tail of every block).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use alloy_primitives::{Address, B256, Keccak256, keccak256};
+use alloy_primitives::{Address, B256, Keccak256, U256, keccak256};
+use serde::Serialize;
 
-use crate::{AccountWrite, WriteSet, codec};
+use crate::{Account, WriteSet, codec};
 
 const DOMAIN: &[u8] = b"rampart-state-v2";
 const WRITE_SET_DOMAIN: &[u8] = b"rampart-write-set-v2";
 
-/// Accounts per hashed chunk of a write set. Part of the commitment's definition: changing it
-/// changes every commitment.
-pub const ACCOUNTS_PER_CHUNK: usize = 1024;
+/// Items (accounts and slots) per hashed chunk of a write set. Part of the commitment's
+/// definition: changing it changes every commitment.
+pub const ITEMS_PER_CHUNK: usize = 1024;
 
 /// Threads [`write_set_hash`] uses at most.
 pub const MAX_HASH_THREADS: usize = 16;
+
+/// One item of a write set as the commitment reads it.
+#[derive(Serialize)]
+enum Item<'a> {
+    Account {
+        address: &'a Address,
+        info: &'a Option<Account>,
+        storage_cleared: bool,
+        slots: u64,
+    },
+    Slot(&'a U256, &'a U256),
+}
+
+/// The write set as the commitment's sequence of items.
+fn items(write_set: &WriteSet) -> Vec<Item<'_>> {
+    let mut items = Vec::with_capacity(write_set.len());
+    for (address, w) in &write_set.accounts {
+        items.push(Item::Account {
+            address,
+            info: &w.info,
+            storage_cleared: w.storage_cleared,
+            slots: w.storage.len() as u64,
+        });
+        items.extend(w.storage.iter().map(|(k, v)| Item::Slot(k, v)));
+    }
+    items
+}
 
 pub fn state_commitment(
     parent: B256,
@@ -41,9 +71,9 @@ pub fn state_commitment(
 /// (at most [`MAX_HASH_THREADS`]; the calling thread is one of them). Each chunk's encoding
 /// streams into its hasher (no buffer of the whole encoding).
 pub fn write_set_hash(write_set: &WriteSet, threads: usize) -> Result<B256, codec::CodecError> {
-    let accounts: Vec<(&Address, &AccountWrite)> = write_set.accounts.iter().collect();
-    let chunks: Vec<&[(&Address, &AccountWrite)]> = accounts.chunks(ACCOUNTS_PER_CHUNK).collect();
-    // Part i < chunks.len() is an account chunk; the last part is the codes.
+    let items = items(write_set);
+    let chunks: Vec<&[Item<'_>]> = items.chunks(ITEMS_PER_CHUNK).collect();
+    // Part i < chunks.len() is a chunk of items; the last part is the codes.
     let parts = chunks.len() + 1;
     let hash_part = |i: usize| match chunks.get(i) {
         Some(chunk) => codec::keccak_of_encoding(chunk),
@@ -53,8 +83,8 @@ pub fn write_set_hash(write_set: &WriteSet, threads: usize) -> Result<B256, code
     let hashes: Vec<B256> = if threads == 1 {
         (0..parts).map(hash_part).collect::<Result<_, _>>()?
     } else {
-        // Parts are taken in order from a shared counter, so a thread that meets a large chunk
-        // (storage-heavy accounts) does not hold up the others.
+        // Parts are taken in order from a shared counter: a thread is never idle while one is
+        // left.
         let next = AtomicUsize::new(0);
         let work = || {
             let mut done = Vec::new();
@@ -82,7 +112,8 @@ pub fn write_set_hash(write_set: &WriteSet, threads: usize) -> Result<B256, code
     };
     let mut top = Keccak256::new();
     top.update(WRITE_SET_DOMAIN);
-    top.update((accounts.len() as u64).to_be_bytes());
+    top.update((write_set.accounts.len() as u64).to_be_bytes());
+    top.update((items.len() as u64).to_be_bytes());
     for h in &hashes {
         top.update(h);
     }
@@ -102,7 +133,7 @@ pub fn chain(parent: B256, write_set_hash: B256, receipts_root: B256) -> B256 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy_primitives::U256;
+    use crate::AccountWrite;
 
     #[test]
     fn commitment_depends_on_every_input() {
@@ -160,12 +191,14 @@ mod tests {
         );
         let encoded = crate::codec::encode(&ws.codes).expect("encode");
         assert!(encoded.len() > 64 << 10, "spans several buffer flushes");
-        // The definition, spelled out: chunks of the accounts in address order, then the codes,
-        // each hashed over its encoding; then the count and the chunk hashes.
-        let accounts: Vec<(&Address, &AccountWrite)> = ws.accounts.iter().collect();
+        // The definition, spelled out: the items (an account, then its slots) in chunks, then
+        // the codes, each hashed over its encoding; then the counts and the chunk hashes.
+        let items = items(&ws);
+        assert!(items.len() > 3 * ITEMS_PER_CHUNK, "several chunks");
         let mut top = WRITE_SET_DOMAIN.to_vec();
-        top.extend_from_slice(&(accounts.len() as u64).to_be_bytes());
-        for chunk in accounts.chunks(ACCOUNTS_PER_CHUNK) {
+        top.extend_from_slice(&(ws.accounts.len() as u64).to_be_bytes());
+        top.extend_from_slice(&(items.len() as u64).to_be_bytes());
+        for chunk in items.chunks(ITEMS_PER_CHUNK) {
             top.extend_from_slice(keccak256(crate::codec::encode(&chunk).expect("e")).as_slice());
         }
         top.extend_from_slice(keccak256(&encoded).as_slice());
@@ -183,28 +216,45 @@ mod tests {
         );
     }
 
-    /// Which chunk an account falls in matters: moving the chunk boundary (one account more in
-    /// front) changes the hash, as does any account's content in any chunk.
+    /// Every item counts wherever its chunk is, and an account whose slots span several chunks
+    /// (a token contract) is hashed over all of them.
     #[test]
     fn every_chunk_counts() {
         let mut ws = WriteSet::default();
-        for i in 0..(2 * ACCOUNTS_PER_CHUNK + 5) as u64 {
+        for i in 0..(2 * ITEMS_PER_CHUNK + 5) as u64 {
             ws.accounts.insert(
                 Address::with_last_byte(1).create(i),
                 AccountWrite::default(),
             );
         }
+        let token = Address::repeat_byte(0xee);
+        let mut slots = AccountWrite::default();
+        for k in 0..(3 * ITEMS_PER_CHUNK) as u64 {
+            slots.storage.insert(U256::from(k), U256::from(k + 1));
+        }
+        ws.accounts.insert(token, slots);
         let base = write_set_hash(&ws, 4).expect("h");
+        assert_eq!(write_set_hash(&ws, 1).expect("h"), base);
         for i in [
             0,
-            ACCOUNTS_PER_CHUNK - 1,
-            ACCOUNTS_PER_CHUNK,
-            2 * ACCOUNTS_PER_CHUNK + 4,
+            ITEMS_PER_CHUNK - 1,
+            ITEMS_PER_CHUNK,
+            2 * ITEMS_PER_CHUNK + 4,
         ] {
             let mut changed = ws.clone();
             let (a, _) = ws.accounts.iter().nth(i).expect("account");
             changed.accounts.get_mut(a).expect("a").storage_cleared = true;
             assert_ne!(write_set_hash(&changed, 4).expect("h"), base, "account {i}");
+        }
+        for k in [0u64, 1500, 3071] {
+            let mut changed = ws.clone();
+            changed
+                .accounts
+                .get_mut(&token)
+                .expect("t")
+                .storage
+                .insert(U256::from(k), U256::ZERO);
+            assert_ne!(write_set_hash(&changed, 4).expect("h"), base, "slot {k}");
         }
         let mut more = ws.clone();
         more.accounts.insert(Address::ZERO, AccountWrite::default());
