@@ -30,7 +30,11 @@ pub enum StoreError {
         expected_parent: alloy_primitives::B256,
         got_parent: alloy_primitives::B256,
     },
-    #[error("store already holds a chain with genesis {existing}, not {requested}")]
+    #[error(
+        "store already holds a chain with genesis {existing}, not {requested} (another genesis \
+         file, or a data directory made by a build whose state commitment differs: start with \
+         another data directory)"
+    )]
     GenesisMismatch {
         existing: alloy_primitives::B256,
         requested: alloy_primitives::B256,
