@@ -137,19 +137,25 @@ impl<R: StateReader> BlockDb<R> {
     /// The block's changes, sorted. Accounts whose final value equals nothing committed are
     /// still listed: the write set records what the block wrote, and every replica writes the same.
     pub fn into_write_set(self) -> WriteSet {
-        let mut ws = WriteSet::default();
-        for (address, p) in self.accounts {
-            ws.accounts.insert(
-                address,
-                AccountWrite {
-                    info: p.info,
-                    storage_cleared: p.storage_cleared,
-                    storage: p.storage.into_iter().collect(),
-                },
-            );
+        // Sorted once, then built in bulk (`BTreeMap`'s `from_iter` finds sorted input in one
+        // pass): inserting in hash-map order would search the tree for every entry.
+        fn sorted<K: Ord, V>(map: impl IntoIterator<Item = (K, V)>) -> Vec<(K, V)> {
+            let mut v: Vec<(K, V)> = map.into_iter().collect();
+            v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            v
         }
-        ws.codes = self.codes.into_iter().collect();
-        ws
+        let accounts = sorted(self.accounts.into_iter().map(|(address, p)| {
+            let write = AccountWrite {
+                info: p.info,
+                storage_cleared: p.storage_cleared,
+                storage: sorted(p.storage).into_iter().collect(),
+            };
+            (address, write)
+        }));
+        WriteSet {
+            accounts: accounts.into_iter().collect(),
+            codes: sorted(self.codes).into_iter().collect(),
+        }
     }
 }
 
