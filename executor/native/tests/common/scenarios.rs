@@ -438,6 +438,15 @@ impl<'a> Hostile<'a> {
         o
     }
 
+    /// The `p` act: (calls the process that ran it has served, its pid, gas used).
+    pub fn process(&self) -> (u64, u64, u64) {
+        let o = self.run(b"p", GAS);
+        assert!(o.is_success(), "{o:?}");
+        assert_eq!(o.output.len(), 64, "{o:?}");
+        let word = |i: usize| U256::from_be_slice(&o.output[32 * i..32 * i + 32]).to::<u64>();
+        (word(0), word(1), o.gas_used)
+    }
+
     /// The runtime still serves calls.
     #[track_caller]
     pub fn still_serves(&self) {
@@ -560,16 +569,15 @@ pub fn persistent_process_past_half_its_cpu(backend: BackendKind, instance: &str
         c.pool.max_per_contract = 1;
     });
     let h = Hostile::with_mode(&rt, ProcessMode::Persistent);
-    let who = |calldata: &[u8]| {
-        let o = h.run(calldata, GAS);
-        assert!(o.is_success(), "{o:?}");
-        (o.output.len() == 64).then(|| U256::from_be_slice(&o.output[32..64]).to::<u64>())
-    };
-    let pid = who(b"p").expect("pid");
-    assert_eq!(who(b"p"), Some(pid), "a kept process serves the next call");
-    who(b"u"); // about 0.6 s of its 1 s of CPU
-    let next = who(b"p").expect("pid");
-    assert_ne!(next, pid, "the process past half its CPU time was replaced");
+    let (_, pid, _) = h.process();
+    assert_eq!(h.process().1, pid, "a kept process serves the next call");
+    let o = h.run(b"u", GAS); // about 0.6 s of its 1 s of CPU
+    assert!(o.is_success(), "{o:?}");
+    assert_ne!(
+        h.process().1,
+        pid,
+        "the process past half its CPU time was replaced"
+    );
     rt.shutdown();
 }
 
@@ -582,22 +590,16 @@ pub fn persistent_process_writing_while_idle(backend: BackendKind, instance: &st
         c.pool.max_per_contract = 1;
     });
     let h = Hostile::with_mode(&rt, ProcessMode::Persistent);
-    let who = |calldata: &[u8]| {
-        let o = h.run(calldata, GAS);
-        assert!(o.is_success(), "{o:?}");
-        assert_eq!(o.output.len(), 64, "{o:?}");
-        let word = |i: usize| U256::from_be_slice(&o.output[32 * i..32 * i + 32]).to::<u64>();
-        (word(0), word(1))
-    };
-    let (_, pid) = who(b"p");
+    let (_, pid, _) = h.process();
     let o = h.run(b"l", GAS);
     assert!(o.is_success() && o.output[..] == b"ok"[..], "{o:?}");
     // The stray frame is written 50 ms after the call returned.
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let (served, next) = who(b"p");
+    let (served, next, _) = h.process();
     assert_eq!(served, 1, "the next call ran in a fresh process");
     assert_ne!(next, pid, "the process that wrote while idle was replaced");
-    assert_eq!(who(b"p"), (2, next), "and the fresh one is kept");
+    let (served, again, _) = h.process();
+    assert_eq!((served, again), (2, next), "and the fresh one is kept");
     rt.shutdown();
 }
 
@@ -611,50 +613,39 @@ pub fn persistent_processes(backend: BackendKind, instance: &str) {
     });
     let h = Hostile::with_mode(&rt, ProcessMode::Persistent);
     let per_call = Hostile::new(&rt);
-    let who = |h: &Hostile, calldata: &[u8]| -> (u64, u64, u64) {
-        let o = h.run(calldata, GAS);
-        assert!(o.is_success(), "{o:?}");
-        assert_eq!(o.output.len(), 64, "{o:?}");
-        let word = |i: usize| U256::from_be_slice(&o.output[32 * i..32 * i + 32]).to::<u64>();
-        (word(0), word(1), o.gas_used)
-    };
 
     // Consecutive calls share one process, up to `persistent_process_calls`.
-    let (n, pid, gas) = who(&h, b"p");
+    let (n, pid, gas) = h.process();
     assert_eq!(n, 1, "the first call starts a fresh process");
     for expected in 2..=4 {
-        assert_eq!(
-            who(&h, b"p"),
-            (expected, pid, gas),
-            "same process, same gas"
-        );
+        assert_eq!(h.process(), (expected, pid, gas), "same process, same gas");
     }
-    let (n, pid2, _) = who(&h, b"p");
+    let (n, pid2, _) = h.process();
     assert_eq!(n, 1, "a process that served its 4 calls is replaced");
     assert_ne!(pid2, pid);
 
     // A per-call run of the same binary never meets a process that served a call, and leaves
     // the kept one alone.
-    let (n, pid3, per_call_gas) = who(&per_call, b"p");
+    let (n, pid3, per_call_gas) = per_call.process();
     assert_eq!(n, 1);
     assert_ne!(pid3, pid2);
     assert_eq!(per_call_gas, gas, "gas does not depend on the process mode");
-    assert_eq!(who(&h, b"p").0, 2);
+    assert_eq!(h.process().0, 2);
 
     // A revert keeps the process (a revert is an answer), ...
     let o = h.run(b"c", GAS);
     assert_eq!(o.status, CallStatus::Revert, "{o:?}");
-    assert_eq!(who(&h, b"p").0, 4);
+    assert_eq!(h.process().0, 4);
     // ... a failure does not: the next call runs in a fresh process.
     assert_failed(
         &h.run(&[b'g', 0], GAS),
         FailureKind::Protocol,
         "unknown tag",
     );
-    let (n, pid4, _) = who(&h, b"p");
+    let (n, pid4, _) = h.process();
     assert_eq!(n, 1);
     assert_failed(&h.run(b"x", GAS), FailureKind::Crashed, "status 3");
-    let (n, pid5, _) = who(&h, b"p");
+    let (n, pid5, _) = h.process();
     assert_eq!(n, 1);
     assert_ne!(pid5, pid4);
 
@@ -664,21 +655,21 @@ pub fn persistent_processes(backend: BackendKind, instance: &str) {
         let o = h.run(b"q", GAS);
         assert!(o.is_success(), "{o:?}");
         assert_eq!(&o.output[..], b"ok");
-        let (n, _, _) = who(&h, b"p");
+        let (n, _, _) = h.process();
         assert_eq!(n, 1, "the process after one that exited is a fresh one");
     }
 
     // A kept process killed from outside between calls (only the process backend shares our
     // pid namespace): the next call runs in a fresh one and succeeds.
     if backend == BackendKind::Process {
-        let (n, pid, _) = who(&h, b"p");
+        let (n, pid, _) = h.process();
         assert_eq!(n, 2);
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()),
             nix::sys::signal::Signal::SIGKILL,
         )
         .unwrap();
-        let (n, pid2, _) = who(&h, b"p");
+        let (n, pid2, _) = h.process();
         assert_eq!(n, 1);
         assert_ne!(pid2, pid);
     }
