@@ -211,9 +211,8 @@ pub fn execute_block<R: StateReader>(
         let write_set = evm.into_db().into_write_set();
         // Hashed while the sealer may still be finishing the roots, in chunks on the machine's
         // cores (the transactions are done: nothing else of this block needs them).
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let ws_hash =
-            write_set_hash(&write_set, threads).map_err(|e| ExecError::Bug(e.to_string()))?;
+            write_set_hash(&write_set, cores()).map_err(|e| ExecError::Bug(e.to_string()))?;
         let roots = sealer
             .join()
             .map_err(|_| ExecError::Bug("block sealer thread panicked".into()))?;
@@ -231,6 +230,13 @@ pub fn execute_block<R: StateReader>(
             rejected,
         })
     })
+}
+
+/// The machine's cores, looked up once: `available_parallelism` reads cgroup files on Linux,
+/// which is not worth doing for every block.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Batches in flight to the sealer thread at most (bounded so a slow sealer slows execution
