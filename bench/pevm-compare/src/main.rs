@@ -16,6 +16,10 @@
 //! transaction's chain id is set to 1 here. revm checks it against the chain's and nothing in
 //! these workloads reads it (no CHAINID, no signatures: the sender is given).
 
+/// The same allocator as the `rampart` binary and Rampart's parallel bench.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::{collections::BTreeMap, num::NonZeroUsize, path::Path, sync::Arc, time::Instant};
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};

@@ -9,6 +9,13 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use rampart_node::{Node, NodeConfig};
 
+/// mimalloc rather than glibc's malloc: block execution allocates per transaction on one
+/// thread and frees on another (Block-STM's workers, the sealer, the committer), where
+/// glibc's arenas contend (docs/benchmarks.md, "The allocator"). Rust allocations only;
+/// RocksDB's C++ keeps the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "rampart",

@@ -25,6 +25,10 @@
 
 mod common;
 
+/// The `rampart` binary's allocator, so the figures are the node's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, TxKind, U256, keccak256};
